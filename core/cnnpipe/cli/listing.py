@@ -1,0 +1,95 @@
+"""``cnnpipe list``, ``cnnpipe info`` and ``cnnpipe plugins``: what is installed, without importing MXNet."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import UsageError
+from ..registry import KINDS, SINGULAR
+from . import main, registry
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
+@click.pass_context
+def list_(ctx, kind):
+    """List installed models, datasets, trainers and reporters."""
+    reg = registry(ctx)
+    for k in [kind] if kind else sorted(KINDS):
+        if not kind:
+            click.echo(f"{k}:")
+        for name in reg.names(k):
+            spec = reg.specs[k][name]
+            indent = "" if kind else "  "
+            click.echo(f"{indent}{name:<16} {spec.summary}  [{spec.dist}]".rstrip())
+
+
+@main.command()
+@click.argument("name")
+@click.option("--resize", type=int, help="Trace the layers for RESIZE x RESIZE inputs.")
+@click.option("--set", "sets", multiple=True, metavar="arch.NAME=VALUE", help="Architecture argument.")
+@click.pass_context
+def info(ctx, name, resize, sets):
+    """Describe a model (layer by layer), dataset, trainer or reporter."""
+    reg = registry(ctx)
+    for kind in ("models", "datasets", "trainers", "reporters"):
+        if name in reg.specs[kind] or any(k == (kind, name) for k in reg.clashes):
+            spec = reg.get(kind, name)
+            break
+    else:
+        every = sorted(n for k in KINDS for n in reg.names(k))
+        raise UsageError(f"nothing installed is called '{name}'; installed: {', '.join(every)}")
+    click.echo(f"{name}: {spec.summary}  [{spec.dist}]")
+    if kind == "models":
+        describe_model(reg, spec, resize, sets)
+    elif kind == "datasets" and spec.input_shape:
+        click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
+    elif kind == "trainers":
+        click.echo(f"backend {spec.backend}")
+
+
+def describe_model(reg, spec, resize, sets):
+    from ..config import parse_sets
+    from ..pipeline import pick_trainer
+
+    arch = {**spec.arch, **parse_sets([s if s.startswith("arch.") else f"arch.{s}" for s in sets]).get("arch", {})}
+    unknown = sorted(set(arch) - set(spec.arch))
+    if unknown:
+        raise UsageError(f"model '{spec.name}' has no architecture argument '{unknown[0]}'; valid: {', '.join(spec.arch) or 'none'}")
+    shape = tuple(spec.sample_shape)
+    if resize:
+        shape = shape[:2] + (resize, resize)
+    click.echo(f"backend {spec.backend}; architecture arguments: {arch or 'none'}")
+    trainer = pick_trainer(reg, spec, None)
+    if trainer.describe is not None:
+        layers, num_params = trainer.describe(spec, arch, shape)
+        click.echo(f"layers for a {shape} input:")
+        for layer, out in layers:
+            click.echo(f"  {layer:<24} output shape: {out}")
+        click.echo(f"parameters: {num_params:,}")
+    for dataset, r in sorted(spec.recipes.items()):
+        resized = f", resize {r.resize}" if r.resize else ""
+        click.echo(f"recipe for {dataset}: {r.optimizer}, lr {r.lr}, batch {r.batch_size}, "
+                   f"{r.num_epochs} epochs, {r.init} init{resized}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins(ctx, as_json):
+    """Installed plugins: distribution, version, what each registers, status."""
+    reg = registry(ctx)
+    rows = [
+        {"name": i.name, "dist": i.dist, "version": i.version, "module": i.module,
+         "status": i.status, "error": i.error, "registers": i.registers}
+        for i in reg.infos
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        what = "; ".join(f"{SINGULAR[k]}s: {', '.join(v)}" for k, v in row["registers"].items()) or "-"
+        status = row["status"] + (f" ({row['error']})" if row["error"] else "")
+        click.echo(f"{row['name']:<18} {row['dist']} {row['version']:<8} {status:<8} {what}")

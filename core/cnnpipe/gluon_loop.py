@@ -1,0 +1,158 @@
+"""The book's ``train_ch5`` on MXNet/Gluon, without per-batch host synchronisation."""
+
+from __future__ import annotations
+
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, init, nd
+
+from .errors import UsageError
+from .files import atomic_path
+from .rundir import PARAMS
+
+INITIALIZERS = {
+    "xavier": init.Xavier,
+    "normal": lambda: init.Normal(0.01),
+    "uniform": init.Uniform,
+}
+PROGRESS_UPDATES = 20  # per epoch; each one waits for the device, so keep them few
+
+
+def context(device: str):
+    """The book's ``try_gpu``: a GPU when asked for or, with ``auto``, when one is present."""
+    if device == "cpu":
+        return mx.cpu()
+    count = mx.context.num_gpus()
+    if device == "auto":
+        return mx.gpu(0) if count else mx.cpu()
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        raise UsageError(f"--device {device}: this machine has {count} GPU(s) usable by MXNet")
+    return mx.gpu(index)
+
+
+def build(model, arch, num_classes):
+    """The model's network with ``arch`` arguments; a bad argument is a user error."""
+    try:
+        return model.build(num_classes=num_classes, **arch)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"model '{model.name}' rejected its architecture arguments {arch}: {exc}")
+
+
+def check(config, model) -> None:
+    """Refuse an optimizer, initialiser, device or architecture this trainer cannot use."""
+    if config.optimizer.lower() not in mx.optimizer.Optimizer.opt_registry:
+        valid = ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))
+        raise UsageError(f"unknown optimizer '{config.optimizer}'; MXNet offers: {valid}")
+    if config.init not in INITIALIZERS:
+        raise UsageError(f"unknown init '{config.init}'; choose from: {', '.join(INITIALIZERS)}")
+    context(config.device)
+    build(model, config.arch, 10)
+
+
+def describe(model, arch, shape):
+    """``(layers, num_params)``: each top-level layer's output shape for an input of ``shape``."""
+    net = build(model, arch, 10)
+    net.initialize(init.Xavier())
+    X = nd.zeros(shape)
+    layers = []
+    if hasattr(net, "__len__") and len(net):
+        for layer in net:
+            X = layer(X)
+            layers.append((layer.name, tuple(X.shape)))
+    else:
+        layers.append((net.name, tuple(net(X).shape)))
+    num_params = sum(p.data().size for p in net.collect_params().values())
+    return layers, int(num_params)
+
+
+def batches(X, y, batch_size, order=None):
+    """Yield numpy ``(X, y)`` batches, in ``order`` when given."""
+    for start in range(0, len(X), batch_size):
+        if order is None:
+            yield X[start:start + batch_size], y[start:start + batch_size]
+        else:
+            idx = order[start:start + batch_size]
+            yield X[idx], y[idx]
+
+
+def to_device(Xb, yb, ctx, resize):
+    """A numpy batch as float32 on ``ctx``, scaled to [0, 1] and resized on the device."""
+    X = nd.array(Xb, ctx=ctx, dtype=Xb.dtype)
+    if Xb.dtype == np.uint8:
+        X = X.astype("float32") / 255
+    if resize and X.shape[2:] != (resize, resize):
+        X = nd.contrib.BilinearResize2D(X, height=resize, width=resize)
+    return X, nd.array(yb, ctx=ctx, dtype="float32")
+
+
+def evaluate_accuracy(net, X, y, batch_size, ctx, resize) -> float:
+    correct = nd.zeros(1, ctx=ctx)
+    for Xb, yb in batches(X, y, batch_size):
+        Xd, yd = to_device(Xb, yb, ctx, resize)
+        correct += (net(Xd).argmax(axis=1) == yd).sum()
+    return float(correct.asscalar()) / len(X)
+
+
+def train(run) -> list:
+    """Train ``run`` from its first missing epoch to ``run.config.epochs``."""
+    cfg, data = run.config, run.data
+    ctx = context(cfg.device)
+    run.record_version("mxnet", mx.__version__)
+    mx.random.seed(cfg.seed)
+    net = build(run.model, cfg.arch, data.num_classes)
+    trainer_states = None
+    if run.resumed:
+        checkpoint = run.run_dir.checkpoint(run.start_epoch - 1)
+        net.load_parameters(str(checkpoint / PARAMS), ctx=ctx)
+        trainer_states = str(checkpoint / "trainer.states")
+    else:
+        net.initialize(INITIALIZERS[cfg.init](), ctx=ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+    trainer = gluon.Trainer(net.collect_params(), cfg.optimizer.lower(), {"learning_rate": cfg.lr})
+    if trainer_states:
+        trainer.load_states(trainer_states)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    n = len(data.train_X)
+    every = max(1, -(-n // cfg.batch_size) // PROGRESS_UPDATES)
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
+        # Seeding per epoch makes a resumed run draw what an uninterrupted one would.
+        mx.random.seed(cfg.seed * 100_003 + epoch)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+        loss_sum, correct = nd.zeros(1, ctx=ctx), nd.zeros(1, ctx=ctx)
+        start = time.perf_counter()
+        done = 0
+        for i, (Xb, yb) in enumerate(batches(data.train_X, data.train_y, cfg.batch_size, order)):
+            X, y = to_device(Xb, yb, ctx, cfg.resize)
+            with autograd.record():
+                y_hat = net(X)
+                l = loss(y_hat, y)
+            l.backward()
+            trainer.step(len(Xb))
+            loss_sum += l.sum()
+            correct += (y_hat.argmax(axis=1) == y).sum()
+            done += len(Xb)
+            if (i + 1) % every == 0:
+                l.wait_to_read()
+                run.progress(epoch, done, n, done / (time.perf_counter() - start))
+        train_loss = float(loss_sum.asscalar()) / n
+        train_time = time.perf_counter() - start
+        test_acc = evaluate_accuracy(net, data.test_X, data.test_y, cfg.batch_size, ctx, cfg.resize)
+        checkpoint = run.run_dir.checkpoint(epoch)
+        with atomic_path(checkpoint / PARAMS) as tmp:
+            net.save_parameters(str(tmp))
+        with atomic_path(checkpoint / "trainer.states") as tmp:
+            trainer.save_states(str(tmp))
+        run.epoch_end({
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": float(correct.asscalar()) / n,
+            "test_acc": test_acc,
+            "time": time.perf_counter() - start,
+            "images_per_sec": n / train_time,
+        })
+    with atomic_path(run.run_dir.file(PARAMS)) as tmp:
+        net.save_parameters(str(tmp))
+    return run.history

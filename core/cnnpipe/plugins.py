@@ -1,0 +1,99 @@
+"""The plugin manager: built-in and entry-point plugins loaded the same way, each in isolation."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+
+GROUP = "cnnpipe"
+CORE_DIST = "cnnpipe"
+
+# Built-in plugins, loaded through the same path as installed ones so that they can be
+# listed and disabled the same way.
+BUILTIN = (
+    ("mxnet-trainer", "cnnpipe.builtin.mxnet_trainer"),
+    ("reporters", "cnnpipe.builtin.reporters"),
+)
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as loaded: where it comes from, and whether it works."""
+
+    name: str
+    module: str
+    dist: str
+    version: str
+    status: str = "ok"  # ok | disabled | broken
+    error: str = ""
+    registers: dict = field(default_factory=dict)  # kind -> [names]
+
+
+def disabled_names(extra=()) -> set[str]:
+    """Plugin names disabled by ``CNNPIPE_DISABLE_PLUGINS`` (comma-separated) plus ``extra``."""
+    names = {n.strip() for n in os.environ.get("CNNPIPE_DISABLE_PLUGINS", "").split(",")}
+    return {n for n in names | set(extra) if n}
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _candidates():
+    """Yield ``(name, module, dist, loader)`` for every plugin, built-in first."""
+    for name, module in BUILTIN:
+        yield name, module, CORE_DIST, lambda module=module: importlib.import_module(module)
+    for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        yield ep.name, ep.value, dist, ep.load
+
+
+def _warn(message: str) -> None:
+    print(f"cnnpipe: warning: {message}", file=sys.stderr)
+
+
+def load_plugins(disable=(), warn=_warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """Create the plugin manager and load every plugin that is not disabled.
+
+    A plugin that fails to import or does not match the hook specs is reported through ``warn``
+    and left out; the others keep working.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    off = disabled_names(disable)
+    infos = []
+    for name, module, dist, loader in _candidates():
+        info = PluginInfo(name, module, dist, _version(dist))
+        infos.append(info)
+        if name in off:
+            info.status = "disabled"
+            continue
+        try:
+            plugin = loader()
+            pm.register(plugin, name=name)
+        except Exception as exc:  # a broken plugin must never take the CLI down
+            _mark_broken(pm, info, exc, warn)
+            continue
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            _mark_broken(pm, info, exc, warn)
+    return pm, infos
+
+
+def _mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
+    if pm.has_plugin(info.name):
+        pm.unregister(name=info.name)
+    info.status = "broken"
+    info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    warn(f"plugin '{info.name}' from {info.dist} is broken and was skipped ({info.error})")

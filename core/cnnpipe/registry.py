@@ -1,0 +1,84 @@
+"""Everything the loaded plugins register, with one-line errors for unknown or clashing names."""
+
+from __future__ import annotations
+
+import dataclasses
+from difflib import get_close_matches
+
+from . import specs
+from .errors import UsageError
+from .plugins import PluginInfo, _mark_broken, _warn, load_plugins
+
+KINDS = {
+    "datasets": specs.DatasetSpec,
+    "models": specs.ModelSpec,
+    "trainers": specs.TrainerSpec,
+    "reporters": specs.ReporterSpec,
+}
+SINGULAR = {"datasets": "dataset", "models": "model", "trainers": "trainer", "reporters": "reporter"}
+
+
+class Registry:
+    """Specs by kind and name, plus the plugin manager and what each plugin registered."""
+
+    def __init__(self, pm, infos: list[PluginInfo]):
+        self.pm = pm
+        self.infos = infos
+        self.specs: dict[str, dict[str, object]] = {kind: {} for kind in KINDS}
+        self.clashes: dict[tuple[str, str], list[str]] = {}
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.specs[kind])
+
+    def get(self, kind: str, name: str):
+        """The spec called ``name``; a :class:`UsageError` listing the valid names otherwise."""
+        if (kind, name) in self.clashes:
+            dists = " and ".join(self.clashes[kind, name])
+            raise UsageError(
+                f"{SINGULAR[kind]} '{name}' is registered by both {dists}; "
+                "uninstall one or disable it with --disable-plugin"
+            )
+        try:
+            return self.specs[kind][name]
+        except KeyError:
+            pass
+        valid = ", ".join(self.names(kind)) or "none installed"
+        hint = get_close_matches(name, self.names(kind), n=1)
+        maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise UsageError(f"unknown {SINGULAR[kind]} '{name}'{maybe}; choose from: {valid}")
+
+    def add(self, kind: str, spec, info: PluginInfo) -> None:
+        if not isinstance(spec, KINDS[kind]):
+            raise TypeError(f"register() for {kind} takes a {KINDS[kind].__name__}, got {type(spec).__name__}")
+        if not isinstance(spec.name, str) or not spec.name:
+            raise TypeError(f"a {KINDS[kind].__name__} needs a non-empty name")
+        spec = dataclasses.replace(spec, dist=info.dist)
+        table = self.specs[kind]
+        if (kind, spec.name) in self.clashes:
+            self.clashes[kind, spec.name].append(info.dist)
+        elif spec.name in table:
+            first = table.pop(spec.name)
+            self.clashes[kind, spec.name] = [first.dist, info.dist]
+        else:
+            table[spec.name] = spec
+        info.registers.setdefault(kind, []).append(spec.name)
+
+
+def build_registry(disable=(), warn=_warn) -> Registry:
+    """Load every plugin and collect what it registers; broken plugins are warned about and skipped."""
+    pm, infos = load_plugins(disable, warn)
+    registry = Registry(pm, infos)
+    by_name = {info.name: info for info in infos}
+    for kind in KINDS:
+        hook = getattr(pm.hook, f"cnnpipe_register_{kind}")
+        for impl in reversed(hook.get_hookimpls()):  # pluggy keeps them last-registered first
+            info = by_name[impl.plugin_name]
+            if info.status != "ok":
+                continue
+            try:
+                impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
+            except Exception as exc:
+                _mark_broken(pm, info, exc, warn)
+    for (kind, name), dists in registry.clashes.items():
+        warn(f"{SINGULAR[kind]} '{name}' is registered by both {' and '.join(dists)}; it cannot be used until one is removed")
+    return registry
