@@ -1,0 +1,22 @@
+from cnnpipe.testing import ModelContract
+
+
+class TestLeNet(ModelContract):
+    model = "lenet"
+    input_shape = (4, 1, 28, 28)
+
+
+def test_book_shapes(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "lenet")
+    trainer = cnnpipe_registry.get("trainers", "mxnet")
+    layers, num_params = trainer.describe(spec, spec.arch, (1, 1, 28, 28))
+    assert [shape for _, shape in layers] == [
+        (1, 6, 24, 24), (1, 6, 12, 12), (1, 16, 8, 8), (1, 16, 4, 4), (1, 120), (1, 84), (1, 10),
+    ]
+    # 6*(25+1) + 16*(6*25+1) + 120*(256+1) + 84*(120+1) + 10*(84+1)
+    assert num_params == 156 + 2416 + 30840 + 10164 + 850
+
+
+def test_recipe_is_the_books(cnnpipe_registry):
+    recipe = cnnpipe_registry.get("models", "lenet").recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer) == (0.9, 256, 5, "sgd")
