@@ -57,13 +57,15 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
 
 
 def pick_trainer(registry, model, name):
-    """The named trainer, or the first one for the model's backend."""
+    """The named trainer, else the model's own choice, else the backend's namesake or first trainer."""
+    name = name or model.trainer
     if name is None:
-        for candidate in registry.names("trainers"):
-            spec = registry.get("trainers", candidate)
-            if spec.backend == model.backend:
-                return spec
-        raise UsageError(f"no installed trainer supports the {model.backend} backend that model '{model.name}' needs")
+        candidates = [registry.get("trainers", n) for n in registry.names("trainers")]
+        candidates = [s for s in candidates if s.backend == model.backend]
+        if not candidates:
+            raise UsageError(f"no installed trainer supports the {model.backend} backend that model '{model.name}' needs")
+        named = [s for s in candidates if s.name == model.backend]
+        return (named or candidates)[0]
     spec = registry.get("trainers", name)
     if spec.backend != model.backend:
         raise UsageError(f"trainer '{name}' trains {spec.backend} models; model '{model.name}' is {model.backend}")

@@ -70,11 +70,13 @@ class Run:
 
 
 def format_epoch(m: dict) -> str:
-    """One epoch as the book prints it."""
-    return (
-        f"epoch {m['epoch']}, loss {m['train_loss']:.4f}, train acc {m['train_acc']:.3f}, "
-        f"test acc {m['test_acc']:.3f}, time {m['time']:.1f} sec"
-    )
+    """One epoch as the book prints it; metrics a trainer does not report (``None``) are left out."""
+    parts = [f"epoch {m['epoch']}"]
+    for key, label, fmt in (("train_loss", "loss", ".4f"), ("train_acc", "train acc", ".3f"), ("test_acc", "test acc", ".3f")):
+        if m.get(key) is not None:
+            parts.append(f"{label} {m[key]:{fmt}}")
+    parts.append(f"time {m['time']:.1f} sec")
+    return ", ".join(parts)
 
 
 def execute(run: Run, reporters) -> dict:
@@ -99,7 +101,7 @@ def execute(run: Run, reporters) -> dict:
             run.hook.cnnpipe_on_run_failed(run=run, error=exc)
             raise
         summary = run.summary(time.perf_counter() - start)
-        log.info("finished: test acc %.3f", summary["test_acc"] or 0.0)
+        log.info("finished after %d epochs", summary["epochs"])
         run.hook.cnnpipe_on_run_end(run=run, summary=summary)
         return summary
     finally:

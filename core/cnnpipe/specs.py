@@ -61,7 +61,8 @@ class ModelSpec:
 
     ``arch`` holds the default architecture arguments a user may override (``--set arch.NAME=V``);
     ``recipes`` maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input
-    ``cnnpipe info`` traces layer by layer.
+    ``cnnpipe info`` traces layer by layer; ``trainer`` names the trainer to use when the user
+    names none (default: the trainer named after the backend, else the first for the backend).
     """
 
     name: str
@@ -71,6 +72,7 @@ class ModelSpec:
     arch: dict[str, Any] = field(default_factory=dict)
     sample_shape: tuple[int, ...] = (1, 1, 28, 28)
     summary: str = ""
+    trainer: Optional[str] = None
     dist: str = ""
 
 

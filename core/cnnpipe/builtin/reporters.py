@@ -80,9 +80,9 @@ def plot_history(history, path, title) -> None:
 
     epochs = [m["epoch"] for m in history]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(epochs, [m["train_loss"] for m in history], label="train loss")
-    ax.plot(epochs, [m["train_acc"] for m in history], "--", label="train acc")
-    ax.plot(epochs, [m["test_acc"] for m in history], "-.", label="test acc")
+    for key, style, label in (("train_loss", "-", "train loss"), ("train_acc", "--", "train acc"), ("test_acc", "-.", "test acc")):
+        if any(m.get(key) is not None for m in history):
+            ax.plot(epochs, [m.get(key) for m in history], style, label=label)
     ax.set_xlabel("epoch")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
@@ -102,8 +102,8 @@ class Summary:
     @hookimpl
     def cnnpipe_on_run_end(self, run, summary):
         write_json(run.run_dir.file(rundir.SUMMARY), {**summary, "status": "succeeded"})
-        print(f"done: test acc {summary['test_acc']:.3f} after {summary['epochs']} epochs; "
-              f"parameters in {summary['params']}", file=self.stream)
+        acc = f"test acc {summary['test_acc']:.3f} " if summary.get("test_acc") is not None else ""
+        print(f"done: {acc}after {summary['epochs']} epochs; parameters in {summary['params']}", file=self.stream)
 
     @hookimpl
     def cnnpipe_on_run_failed(self, run, error):
