@@ -49,7 +49,18 @@ def check(config, model) -> None:
     if config.init not in INITIALIZERS:
         raise UsageError(f"unknown init '{config.init}'; choose from: {', '.join(INITIALIZERS)}")
     context(config.device)
-    build(model, config.arch, 10)
+    shape = tuple(model.sample_shape)
+    if config.resize:
+        shape = shape[:2] + (config.resize, config.resize)
+    net = build(model, config.arch, 10)
+    # Some bad arguments (an unknown activation, say) only show once data flows.
+    try:
+        net.initialize()
+        net(nd.zeros((1,) + shape[1:]))
+    except (mx.base.MXNetError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0].split("MXNetError: ")[-1]
+        raise UsageError(f"model '{model.name}' rejected its architecture arguments {config.arch} "
+                         f"for {shape[1:]} inputs: {first}")
 
 
 def describe(model, arch, shape):

@@ -47,6 +47,14 @@ class Registry:
         maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise UsageError(f"unknown {SINGULAR[kind]} '{name}'{maybe}; choose from: {valid}")
 
+    def drop(self, info: PluginInfo) -> None:
+        """Forget everything ``info``'s plugin registered (it broke half-way)."""
+        for kind, names in info.registers.items():
+            for name in names:
+                if self.specs[kind].get(name) is not None and self.specs[kind][name].dist == info.dist:
+                    del self.specs[kind][name]
+        info.registers = {}
+
     def add(self, kind: str, spec, info: PluginInfo) -> None:
         if not isinstance(spec, KINDS[kind]):
             raise TypeError(f"register() for {kind} takes a {KINDS[kind].__name__}, got {type(spec).__name__}")
@@ -71,13 +79,14 @@ def build_registry(disable=(), warn=_warn) -> Registry:
     by_name = {info.name: info for info in infos}
     for kind in KINDS:
         hook = getattr(pm.hook, f"cnnpipe_register_{kind}")
-        for impl in reversed(hook.get_hookimpls()):  # pluggy keeps them last-registered first
+        for impl in hook.get_hookimpls():  # in registration order: built-ins, then entry points by name
             info = by_name[impl.plugin_name]
             if info.status != "ok":
                 continue
             try:
                 impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
             except Exception as exc:
+                registry.drop(info)
                 _mark_broken(pm, info, exc, warn)
     for (kind, name), dists in registry.clashes.items():
         warn(f"{SINGULAR[kind]} '{name}' is registered by both {' and '.join(dists)}; it cannot be used until one is removed")

@@ -22,6 +22,10 @@ class Group(click.Group):
                 raise
             click.echo(f"cnnpipe: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (``cnnpipe list | head``): stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except KeyboardInterrupt:
             if debugging(ctx):
                 raise
@@ -62,6 +66,3 @@ def main(ctx, debug, disable):
 
 
 from . import listing, run  # noqa: E402  (commands register themselves on main)
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -89,7 +89,13 @@ def plugins(ctx, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    lines = [("PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "REGISTERS")]
     for row in rows:
-        what = "; ".join(f"{SINGULAR[k]}s: {', '.join(v)}" for k, v in row["registers"].items()) or "-"
-        status = row["status"] + (f" ({row['error']})" if row["error"] else "")
-        click.echo(f"{row['name']:<18} {row['dist']} {row['version']:<8} {status:<8} {what}")
+        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or "-"
+        status = row["status"] + (f": {row['error']}" if row["error"] else "")
+        lines.append((row["name"], row["dist"], row["version"], status, what))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    for line in lines:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths)]
+        tail = line[3] if line[3].startswith("broken") else f"{line[3]:<8}  {line[4]}"
+        click.echo("  ".join(cells + [tail]).rstrip())
