@@ -138,6 +138,7 @@ def prepare(registry, model_name=None, dataset_name=None, *, options=None, sets=
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
     else:
+        run_dir.remove_leftovers()
         saved = run_dir.read_config()
         saved["config"] = config.to_dict()
         run_dir.write_config(saved)

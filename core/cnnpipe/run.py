@@ -88,7 +88,8 @@ def execute(run: Run, reporters) -> dict:
     logging.getLogger("cnnpipe").addHandler(handler)
     logging.getLogger("cnnpipe").setLevel(logging.INFO)
     try:
-        for i, reporter in enumerate(reporters):
+        # pluggy calls the last registered first: register backwards so reporters run in the order given.
+        for i, reporter in reversed(list(enumerate(reporters))):
             names.append(pm.register(reporter, name=f"reporter-{i}-{id(reporter)}"))
         verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
         log.info("%s %s on %s in %s", verb, run.config.model, run.config.dataset, run.run_dir.path)

@@ -51,6 +51,11 @@ class RunDir:
             raise UsageError(f"{path} is not a cnnpipe run folder (no {CONFIG})")
         return run_dir
 
+    def remove_leftovers(self) -> None:
+        """Delete temporary files a killed run left half-written."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
     def file(self, name: str) -> Path:
         return self.path / name
 
