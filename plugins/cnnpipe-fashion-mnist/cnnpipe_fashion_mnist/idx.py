@@ -30,12 +30,12 @@ def check_sha1(path: Path, raw: bytes, sha1) -> None:
 
 def _header(path: Path, raw: bytes, magic: int, dims: int) -> list[int]:
     size = 4 * (1 + dims)
+    if len(raw) >= 4 and int.from_bytes(raw[:4], "big") != magic:
+        kind = "image" if magic == IMAGES_MAGIC else "label"
+        raise UsageError(f"{path} has magic number {int.from_bytes(raw[:4], 'big')}, expected {magic}: not an IDX {kind} file")
     if len(raw) < size:
         raise UsageError(f"{path} is too short for an IDX header")
-    header = np.frombuffer(raw[:size], dtype=">u4").tolist()
-    if header[0] != magic:
-        raise UsageError(f"{path} has magic number {header[0]}, expected {magic}: not an IDX {'image' if magic == IMAGES_MAGIC else 'label'} file")
-    return header[1:]
+    return np.frombuffer(raw[4:size], dtype=">u4").tolist()
 
 
 def parse_images(path: Path, raw: bytes, count: int | None, sha1=None, side: int = 28) -> np.ndarray:
