@@ -1,0 +1,30 @@
+"""Meta-tests: every hook is documented in code and in docs/plugins.md, and exercised by a test."""
+
+import inspect
+from pathlib import Path
+
+from cnnpipe import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = [name for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("cnnpipe_")]
+
+
+def test_every_hook_has_a_docstring_with_its_parameters():
+    for name in HOOKS:
+        doc = inspect.getdoc(getattr(hookspecs, name))
+        assert doc, name
+        for param in inspect.signature(getattr(hookspecs, name)).parameters:
+            assert f":param {param}:" in doc, (name, param)
+
+
+def test_every_hook_is_in_the_plugin_guide():
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    for name in HOOKS:
+        assert f"`{name}(" in guide, name
+
+
+def test_every_hook_is_implemented_somewhere_tested():
+    sources = "".join(p.read_text() for p in (ROOT / "core" / "cnnpipe").rglob("*.py") if p.name != "hookspecs.py")
+    sources += "".join(p.read_text() for p in (ROOT / "plugins").rglob("*.py"))
+    for name in HOOKS:
+        assert f"def {name}(" in sources, name
