@@ -179,3 +179,20 @@ def test_killed_during_epoch_3_then_resumed_gives_a_complete_run(real_data, tmp_
     assert [m["epoch"] for m in metrics] == [1, 2, 3, 4, 5]
     assert json.loads((folder / "summary.json").read_text())["epochs"] == 5
     assert not list(folder.rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_dataset, tmp_path):
+    cmd = [sys.executable, "-m", "cnnpipe", "run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "20",
+           "--epochs", "500", "--out", str(tmp_path / "runs")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/checkpoints/epoch-001/state.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    folder = run_folder(tmp_path / "runs")
+    assert stderr.strip().splitlines()[-1] == f"cnnpipe: interrupted; continue with: cnnpipe run --resume {folder}"
+    assert "Traceback" not in stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs"] >= 1
