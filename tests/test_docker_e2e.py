@@ -170,6 +170,13 @@ def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
     assert json.loads((local_dir / "whereami.json").read_text())["prefix"] == sys.prefix
 
 
+def test_missing_base_image(engine, env):
+    proc = cli("image", "build", "--base", "cnnpipe-base:no-such-base", env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("cnnpipe: error: base image 'cnnpipe-base:no-such-base' is not in the Docker "
+                                  "engine; make it with: docker build"), proc.stderr
+
+
 def test_gpu_request_without_nvidia_runtime(engine, env, image, tmp_path):
     before = existing(engine)
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--gpus", "all",

@@ -117,3 +117,32 @@ def test_cuda_base_is_nvidia_cuda_with_cudnn_for_mxnet_cu117():
     assert "FROM nvidia/cuda:11.7.1-cudnn8-runtime-ubuntu22.04" in text
     assert wheels.MXNET_CUDA == "mxnet-cu117" and wheels.CUDA_VERSION == "11.7"
     assert image.BASES["cuda"] == "cnnpipe-base:cuda11.7"
+
+
+class FakeImage:
+    def __init__(self, tag, plugins, created):
+        self.tags = [tag]
+        self.id = "sha256:" + tag
+        self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True)}
+        self.attrs = {"Created": created}
+
+
+class FakeClient:
+    def __init__(self, images):
+        self.images = self
+        self._images = images
+
+    def list(self, filters=None):
+        return self._images
+
+
+def test_run_picks_the_newest_image_of_the_installed_plugin_set():
+    installed = wheels.plugin_set(wheels.plugin_dists())
+    client = FakeClient([FakeImage("old", installed, "2024-01-01"), FakeImage("other", {"cnnpipe": "0"}, "2025-01-01"),
+                         FakeImage("new", installed, "2024-06-01")])
+    assert image.image_for_plugins(client, "cpu") == "new"
+
+
+def test_run_without_an_image_names_the_build_command():
+    with pytest.raises(UsageError, match=r"no cuda job image holds the installed plugins .*build it with: cnnpipe image build --cuda$"):
+        image.image_for_plugins(FakeClient([FakeImage("x", {"cnnpipe": "0"}, "2025")]), "cuda")

@@ -73,7 +73,7 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
     with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
         ctx = Path(tmp)
         echo(f"building wheels of {', '.join(wheels.plugin_set(dists))} ...")
-        local = wheels.build_local(dists, ctx / "wheels" / "local")
+        local = wheels.build_local(dists, ctx / "local")
         reqs = wheels.requirements(dists, variant)
         fp = fingerprint(variant, base_id, target, reqs, local)
         name = tag or f"{REPO}:{variant}-{fp[:12]}"
@@ -82,7 +82,7 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
             existing[0].tag(*split_tag(name))
             return name, True
         echo(f"downloading dependencies for Python {target.python} ({target.machine}, glibc {target.glibc}) ...")
-        wheels.download(reqs, target, ctx / "wheels")
+        wheels.download(reqs, target, ctx / "deps")
         shutil.copy(resources.files(__package__) / "job.Dockerfile", ctx / "Dockerfile")
         echo(f"building {name} from {base} (network none) ...")
         run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp), echo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -146,12 +147,38 @@ def build_local(dists, dest: Path) -> list[Path]:
 
 
 def download(reqs: list[str], target: Target, dest: Path) -> None:
-    """Download wheels of ``reqs`` and their dependencies for ``target`` into ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    req_file = dest / "requirements.txt"
-    req_file.write_text("\n".join(reqs) + "\n")
-    pip("download", "--quiet", *platform_flags(target), "--dest", str(dest), "--requirement", str(req_file),
-        what=f"downloading wheels for Python {target.python}")
+    """Wheels of ``reqs`` and their dependencies for ``target`` into ``dest``, with ``requirements.txt``.
+
+    Downloads are kept in the cache under a key of the target and requirements, so that a rebuild
+    asks no index and hands Docker byte-identical files (and so a cached dependency layer).
+    """
+    flags = platform_flags(target)
+    key = hashlib.sha256(json.dumps([flags, reqs]).encode()).hexdigest()[:16]
+    cached = wheel_cache() / key
+    if not (cached / "requirements.txt").is_file():
+        tmp = cached.with_name(f".{key}.{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        req_file = tmp / "requirements.in"
+        req_file.write_text("\n".join(reqs) + "\n")
+        try:
+            pip("download", "--quiet", *flags, "--dest", str(tmp), "--requirement", str(req_file),
+                what=f"downloading wheels for Python {target.python}")
+            # Written last: its presence marks a complete download.
+            req_file.rename(tmp / "requirements.txt")
+            shutil.rmtree(cached, ignore_errors=True)
+            tmp.rename(cached)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(cached, dest)
+
+
+def wheel_cache() -> Path:
+    """``CNNPIPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnnpipe``, else ``~/.cache/cnnpipe``; then ``wheels``."""
+    root = os.environ.get("CNNPIPE_CACHE_DIR")
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnpipe"
+    return Path(root) / "wheels"
 
 
 def wheel_digest(path: Path) -> str:
