@@ -109,3 +109,92 @@ def test_engine_unreachable(monkeypatch):
     with pytest.raises(UsageError, match="DOCKER_HOST") as info:
         runner.client()
     assert "unix:///nonexistent/docker.sock" in str(info.value)
+
+
+class FakeContainer:
+    def __init__(self, fail_start=None):
+        self.fail_start = fail_start
+        self.removed = False
+        self.labels = {}
+
+    def start(self):
+        if self.fail_start:
+            raise self.fail_start
+
+    def remove(self, force=False):
+        self.removed = force
+
+
+class FakeClient:
+    def __init__(self, container):
+        self.container = container
+        self.images = self
+        self.containers = self
+        self.created = None
+
+    def get(self, name):
+        return object()
+
+    def create(self, **spec):
+        self.created = spec
+        self.container.labels = spec["labels"]  # as a real container reports them
+        return self.container
+
+
+def test_start_failure_removes_the_created_container(tmp_path):
+    import docker
+
+    container = FakeContainer(docker.errors.APIError(
+        "500 Server Error", explanation='could not select device driver "" with capabilities: [[gpu]]'))
+    client = FakeClient(container)
+    with pytest.raises(UsageError, match="NVIDIA runtime"):
+        runner.start(client, job(out_dir=tmp_path, gpus="all"))
+    assert container.removed is True
+    assert list(tmp_path.iterdir()) == []  # no staging folder left either
+    assert client.created["device_requests"] == [{"count": -1, "capabilities": [["gpu"]]}]
+
+
+def test_start_interrupted_removes_the_container_and_reraises(tmp_path):
+    container = FakeContainer(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        runner.start(FakeClient(container), job(out_dir=tmp_path))
+    assert container.removed is True
+
+
+class Waiting:
+    def __init__(self, code=0, oom=False, raises=None):
+        self.code, self.oom, self.raises = code, oom, raises
+        self.killed = False
+        self.labels = {}
+        self.attrs = {}
+
+    def wait(self, timeout=None):
+        if self.raises:
+            raise self.raises
+        return {"StatusCode": self.code}
+
+    def reload(self):
+        self.attrs = {"State": {"OOMKilled": self.oom}, "HostConfig": {"Memory": 64 * 2**20}}
+
+    def kill(self):
+        self.killed = True
+
+
+def test_wait_returns_the_exit_code():
+    assert runner.wait(Waiting(3)) == 3
+    assert runner.wait(Waiting(137, oom=False)) == 137  # killed, but not for memory
+
+
+def test_wait_oom_says_raise_memory():
+    with pytest.raises(UsageError, match=r"memory limit of 64 MiB \(exit 137, OOMKilled\); raise --memory") as info:
+        runner.wait(Waiting(137, oom=True))
+    assert info.value.exit_code == 137
+
+
+def test_wait_timeout_stops_the_container():
+    import requests
+
+    container = Waiting(raises=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(UsageError, match="longer than --timeout 5 s") as info:
+        runner.wait(container, timeout=5)
+    assert container.killed and info.value.exit_code == 124

@@ -166,13 +166,17 @@ def start(client, job: ContainerJob):
         container = client.containers.create(**spec)
         container.start()
     except BaseException as exc:
-        if container is not None:
-            remove(container)
-        else:
-            _hand_back(runs_dir, out_dir, labels)
+        # Docker leaves a "created" container behind when starting fails (a GPU request, say).
+        try:
+            if container is not None:
+                remove(container)
+            else:
+                _hand_back(runs_dir, out_dir, labels)
+        except Exception:
+            pass  # the original error is the one to report
         if isinstance(exc, docker.errors.APIError):
             raise UsageError(start_error(exc, job)) from exc
-        if isinstance(exc, docker.errors.DockerException):
+        if isinstance(exc, Exception):
             raise UsageError(f"cannot start the job container: {first_line(exc)}") from exc
         raise
     return container
