@@ -225,3 +225,48 @@ def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert leftovers(engine, image, before) == []
+
+
+PROBE = '''
+import json, os, socket
+def writable(path):
+    try:
+        with open(os.path.join(path, "probe"), "w") as f:
+            f.write("x")
+        return True
+    except OSError:
+        return False
+caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith(("CapEff", "NoNewPrivs"))]
+print(json.dumps({"uid": os.getuid(), "data": writable("/data"), "root": writable("/"), "tmp": writable("/tmp"),
+                  "runs": writable("/runs"), "caps": caps, "net": sorted(os.listdir("/sys/class/net"))}))
+'''
+
+
+def test_the_container_is_locked_down(engine, image, tmp_path):
+    """The spec the runner builds, checked from inside a real container."""
+    from cnnpipe.docker import runner
+
+    data = tmp_path / "data"
+    data.mkdir()
+    job = runner.ContainerJob(image=image, args=[], out_dir=tmp_path / "runs", data_dir=data)
+    container = runner.start(engine, job)  # a first container, to check start() with a real engine
+    runner.remove(container)
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    runs = tmp_path / "runs"
+    if os.getuid() == 0:
+        os.chown(runs, *runner.NOBODY)
+    spec = runner.container_spec(job, runner.job_user(), runs)
+    spec["command"] = ["python3", "-c", PROBE]
+    container = engine.containers.create(**spec)
+    try:
+        container.start()
+        assert runner.wait(container, timeout=60) == 0
+        seen = json.loads(container.logs(stdout=True, stderr=False).decode())
+    finally:
+        runner.remove(container)
+    assert seen["uid"] != 0
+    assert seen["data"] is False and seen["root"] is False
+    assert seen["tmp"] is True and seen["runs"] is True
+    assert seen["caps"] == ["0000000000000000", "1"]  # no effective capabilities, no new privileges
+    assert seen["net"] == ["lo"]
+    assert not list(data.iterdir())

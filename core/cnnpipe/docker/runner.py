@@ -63,8 +63,14 @@ def client():
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """The gist of an error: the OS reason when one is buried in it, else its first line."""
+    text = str(exc).strip()
+    errno = (re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+             or re.search(r"\w+Error\(-?\d+, '([^']+)'\)", text))
+    if errno:
+        return errno.group(1).strip()
+    lines = text.splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def device_requests(gpus: str | None) -> list[dict]:
