@@ -117,15 +117,9 @@ def image(engine, env):
     return proc.stdout.strip()
 
 
-def leftovers(engine, image, before=()):
-    """Job containers of ``image`` that exist now and did not before."""
-    image_id = engine.images.get(image).id
-    found = engine.containers.list(all=True, filters={"label": "cnnpipe=job"})
-    return [c for c in found if c.image.id == image_id and c.id not in before]
-
-
-def existing(engine):
-    return {c.id for c in engine.containers.list(all=True)}
+def leftovers(engine, out_dir: Path) -> list:
+    """Job containers, in any state, whose run folders go to ``out_dir`` (unique to each test)."""
+    return engine.containers.list(all=True, filters={"label": f"cnnpipe.out={Path(out_dir).resolve()}"})
 
 
 def tree(folder: Path) -> set[str]:
@@ -143,7 +137,6 @@ def test_image_records_its_plugins_and_is_reused(engine, env, image):
 
 
 def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
-    before = existing(engine)
     started = time.monotonic()
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--out", str(tmp_path / "docker"),
                "--reporter", "default", "--reporter", "whereami", env=env)
@@ -161,7 +154,7 @@ def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
     for path in [run_dir, *run_dir.rglob("*")]:
         assert path.stat().st_uid == os.getuid(), path
     assert [p.name for p in (tmp_path / "docker").iterdir()] == [run_dir.name]  # no staging folder left
-    assert leftovers(engine, image, before) == []
+    assert leftovers(engine, tmp_path / "docker") == []
 
     local = cli("run", "lenet", "fashion-mnist", *QUICK, "--out", str(tmp_path / "local"),
                 "--reporter", "default", "--reporter", "whereami", env=env)
@@ -179,12 +172,11 @@ def test_missing_base_image(engine, env):
 
 
 def test_gpu_request_without_nvidia_runtime(engine, env, image, tmp_path):
-    before = existing(engine)
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--gpus", "all",
                "--image", image, "--out", str(tmp_path), env=env)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "NVIDIA Container Toolkit" in proc.stderr, proc.stderr
-    assert leftovers(engine, image, before) == []
+    assert leftovers(engine, tmp_path) == []
     assert list(tmp_path.iterdir()) == []
 
 
@@ -197,35 +189,32 @@ def test_missing_image(engine, env, tmp_path):
 
 
 def test_killed_for_memory(engine, env, image, tmp_path):
-    before = existing(engine)
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--memory", "64m",
                "--out", str(tmp_path), env=env)
     assert proc.returncode == 137, proc.stderr
     assert "OOMKilled" in proc.stderr and "raise --memory" in proc.stderr
-    assert leftovers(engine, image, before) == []
+    assert leftovers(engine, tmp_path) == []
 
 
 def test_timeout_stops_and_removes_the_container(engine, env, image, tmp_path):
-    before = existing(engine)
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--timeout", "1",
                "--out", str(tmp_path), env=env)
     assert proc.returncode == 124, proc.stderr
     assert "--timeout 1 s" in proc.stderr
-    assert leftovers(engine, image, before) == []
+    assert leftovers(engine, tmp_path) == []
 
 
 def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
-    before = existing(engine)
     proc = subprocess.Popen([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker",
                              "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not leftovers(engine, image, before) and time.monotonic() < deadline:
+    while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert leftovers(engine, image, before), "the job container never appeared"
+    assert leftovers(engine, tmp_path), "the job container never appeared"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert leftovers(engine, image, before) == []
+    assert leftovers(engine, tmp_path) == []
 
 
 PROBE = '''
