@@ -1,0 +1,1 @@
+../core/cnnpipe/docker/job.Dockerfile

@@ -1,0 +1,148 @@
+"""Unit tests of job image making that need no Docker engine: plugin set, requirements, wheel selection."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from cnnpipe.docker import image, wheels
+from cnnpipe.errors import UsageError
+
+
+class FakeDist:
+    def __init__(self, name, version, requires=(), url=None):
+        self.metadata = {"Name": name}
+        self.version = version
+        self.requires = list(requires)
+        self.url = url
+
+    def read_text(self, name):
+        if name == "direct_url.json" and self.url:
+            return json.dumps({"url": self.url, "dir_info": {}})
+        return None
+
+
+@pytest.fixture
+def dists(tmp_path):
+    core = tmp_path / "core"
+    plugin = tmp_path / "plugin"
+    core.mkdir()
+    plugin.mkdir()
+    return [
+        FakeDist("cnnpipe", "0.1.0", ["numpy<1.24", "mxnet==1.9.1", "click>=8.1", 'pytest>=7; extra == "test"'],
+                 url=core.as_uri()),
+        FakeDist("cnnpipe_local_plugin", "0.2.0", ["cnnpipe", "scipy>=1.9"], url=plugin.as_uri()),
+        FakeDist("cnnpipe-from-pypi", "1.4.2", ["cnnpipe", "requests"]),
+    ]
+
+
+def test_requirements_cpu(dists):
+    assert wheels.requirements(dists, "cpu") == [
+        "click>=8.1", "cnnpipe-from-pypi==1.4.2", "mxnet==1.9.1", "numpy<1.24", "scipy>=1.9"]
+
+
+def test_cuda_image_gets_mxnet_cu117_at_the_same_version(dists):
+    reqs = wheels.requirements(dists, "cuda")
+    assert "mxnet-cu117==1.9.1" in reqs
+    assert not any(r.startswith("mxnet==") for r in reqs)
+
+
+def test_wheels_for_python_310_not_the_host(dists):
+    flags = wheels.platform_flags(wheels.Target("3.10", "2.35", "x86_64"))
+    assert flags[:7] == ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.10",
+                         "--abi", "cp310"]
+    platforms = [flags[i + 1] for i, f in enumerate(flags) if f == "--platform"]
+    assert platforms[0] == "manylinux_2_35_x86_64" and "manylinux_2_36_x86_64" not in platforms
+    assert "manylinux_2_17_x86_64" in platforms and "manylinux2014_x86_64" in platforms
+
+
+def test_local_source(tmp_path, dists):
+    assert wheels.local_source(dists[0]) == tmp_path / "core"
+    assert wheels.local_source(dists[2]) is None
+    gone = FakeDist("cnnpipe-x", "1", url=(tmp_path / "removed").as_uri())
+    assert wheels.local_source(gone) is None
+    assert wheels.local_source(FakeDist("x", "1", url="https://example.org/x.whl")) is None
+
+
+def test_plugin_set_has_the_core_and_installed_plugins():
+    found = wheels.plugin_set(wheels.plugin_dists())
+    assert {"cnnpipe", "cnnpipe-lenet", "cnnpipe-fashion-mnist"} <= set(found)
+
+
+def test_wheel_digest_ignores_zip_timestamps(tmp_path):
+    paths = []
+    for n, stamp in enumerate([(2020, 1, 1, 0, 0, 0), (2024, 6, 1, 12, 0, 0)]):
+        path = tmp_path / f"w{n}.whl"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr(zipfile.ZipInfo("pkg/__init__.py", stamp), "x = 1\n")
+        paths.append(path)
+    assert wheels.wheel_digest(paths[0]) == wheels.wheel_digest(paths[1])
+    with zipfile.ZipFile(paths[1], "w") as zf:
+        zf.writestr("pkg/__init__.py", "x = 2\n")
+    assert wheels.wheel_digest(paths[0]) != wheels.wheel_digest(paths[1])
+
+
+def test_pip_failure_is_one_line():
+    with pytest.raises(UsageError, match="^downloading things failed: ERROR") as info:
+        wheels.pip("download", "--no-index", "--dest", "/nonexistent", "no-such-package-xyz", what="downloading things")
+    assert "\n" not in str(info.value)
+
+
+def test_fingerprint_changes_with_any_input(tmp_path):
+    target = wheels.Target("3.11", "2.36")
+    base = image.fingerprint("cpu", "sha256:1", target, ["a"], [])
+    assert base == image.fingerprint("cpu", "sha256:1", target, ["a"], [])
+    assert base != image.fingerprint("cuda", "sha256:1", target, ["a"], [])
+    assert base != image.fingerprint("cpu", "sha256:2", target, ["a"], [])
+    assert base != image.fingerprint("cpu", "sha256:1", wheels.Target("3.10", "2.35"), ["a"], [])
+    assert base != image.fingerprint("cpu", "sha256:1", target, ["a", "b"], [])
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cnnpipe-job:cpu-1", ("cnnpipe-job", "cpu-1")),
+    ("myjob", ("myjob", "latest")),
+    ("localhost:5000/job", ("localhost:5000/job", "latest")),
+    ("localhost:5000/job:v2", ("localhost:5000/job", "v2")),
+])
+def test_split_tag(name, expected):
+    assert image.split_tag(name) == expected
+
+
+def test_cuda_base_is_nvidia_cuda_with_cudnn_for_mxnet_cu117():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "deploy" / "cuda-base.Dockerfile").read_text()
+    assert "FROM nvidia/cuda:11.7.1-cudnn8-runtime-ubuntu22.04" in text
+    assert wheels.MXNET_CUDA == "mxnet-cu117" and wheels.CUDA_VERSION == "11.7"
+    assert image.BASES["cuda"] == "cnnpipe-base:cuda11.7"
+
+
+class FakeImage:
+    def __init__(self, tag, plugins, created):
+        self.tags = [tag]
+        self.id = "sha256:" + tag
+        self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True)}
+        self.attrs = {"Created": created}
+
+
+class FakeClient:
+    def __init__(self, images):
+        self.images = self
+        self._images = images
+
+    def list(self, filters=None):
+        return self._images
+
+
+def test_run_picks_the_newest_image_of_the_installed_plugin_set():
+    installed = wheels.plugin_set(wheels.plugin_dists())
+    client = FakeClient([FakeImage("old", installed, "2024-01-01"), FakeImage("other", {"cnnpipe": "0"}, "2025-01-01"),
+                         FakeImage("new", installed, "2024-06-01")])
+    assert image.image_for_plugins(client, "cpu") == "new"
+
+
+def test_run_without_an_image_names_the_build_command():
+    with pytest.raises(UsageError, match=r"no cuda job image holds the installed plugins .*build it with: cnnpipe image build --cuda$"):
+        image.image_for_plugins(FakeClient([FakeImage("x", {"cnnpipe": "0"}, "2025")]), "cuda")
