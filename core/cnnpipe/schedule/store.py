@@ -106,12 +106,13 @@ class Store:
     def version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
-    def migrate(self, target: int = SCHEMA_VERSION) -> None:
-        """Bring the file up to ``target``, one migration per transaction."""
+    def migrate(self, target: int | None = None) -> None:
+        """Bring the file up to ``target`` (default: the newest schema), one migration per transaction."""
+        target = SCHEMA_VERSION if target is None else target
         with self.tx():
             current = self.version()
-        if current > SCHEMA_VERSION:
-            raise UsageError(f"{self.path} has schema version {current}, newer than this cnnpipe knows ({SCHEMA_VERSION}); upgrade cnnpipe")
+        if current > target:
+            raise UsageError(f"{self.path} has schema version {current}, newer than this cnnpipe knows ({target}); upgrade cnnpipe")
         for version in range(current, target):
             with self.tx() as db:
                 if self.version() != version:  # another process migrated meanwhile
