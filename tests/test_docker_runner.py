@@ -1,0 +1,111 @@
+"""Unit tests of the container runner that need no Docker engine: the container spec, limits, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnnpipe.docker import runner
+from cnnpipe.docker.runner import ContainerJob
+from cnnpipe.errors import UsageError
+
+
+def job(**kw):
+    base = dict(image="cnnpipe-job:cpu-x", args=["lenet", "fashion-mnist", "--out", "/runs"],
+                out_dir=Path("/host/runs"), data_dir=Path("/host/data"))
+    return ContainerJob(**{**base, **kw})
+
+
+def test_spec_is_locked_down():
+    spec = runner.container_spec(job(), (1000, 1000), Path("/host/runs"))
+    assert spec["network_mode"] == "none"
+    assert spec["read_only"] is True
+    assert "/tmp" in spec["tmpfs"]
+    assert spec["cap_drop"] == ["ALL"]
+    assert spec["security_opt"] == ["no-new-privileges"]
+    assert spec["user"] == "1000:1000"
+    assert spec["command"] == ["cnnpipe", "run", "lenet", "fashion-mnist", "--out", "/runs"]
+    assert spec["labels"]["cnnpipe"] == "job"
+    assert "device_requests" not in spec and "mem_limit" not in spec
+
+
+def test_spec_mounts_data_read_only_and_runs_read_write():
+    spec = runner.container_spec(job(), (1000, 1000), Path("/host/runs"))
+    assert spec["volumes"] == {"/host/runs": {"bind": "/runs", "mode": "rw"},
+                               "/host/data": {"bind": "/data", "mode": "ro"}}
+    assert spec["environment"]["CNNPIPE_DATA_DIR"] == "/data"
+
+
+def test_spec_without_data_dir_mounts_only_runs():
+    spec = runner.container_spec(job(data_dir=None), (1000, 1000), Path("/x"))
+    assert list(spec["volumes"]) == ["/x"]
+    assert "CNNPIPE_DATA_DIR" not in spec["environment"]
+
+
+def test_spec_limits_and_labels():
+    spec = runner.container_spec(job(memory="4g", cpus=1.5, gpus="all", labels={"sched": "nightly"}),
+                                 (1000, 1000), Path("/r"))
+    assert spec["mem_limit"] == "4g" and spec["memswap_limit"] == "4g"
+    assert spec["nano_cpus"] == 1_500_000_000
+    assert spec["device_requests"] == [{"count": -1, "capabilities": [["gpu"]]}]
+    assert spec["labels"] == {"sched": "nightly", "cnnpipe": "job"}
+
+
+@pytest.mark.parametrize("gpus, expected", [
+    ("all", [{"count": -1, "capabilities": [["gpu"]]}]),
+    ("2", [{"count": 2, "capabilities": [["gpu"]]}]),
+    ("0,1", [{"device_ids": ["0", "1"], "capabilities": [["gpu"]]}]),
+    ("0,", [{"device_ids": ["0"], "capabilities": [["gpu"]]}]),
+    ("GPU-3a4b,GPU-5c", [{"device_ids": ["GPU-3a4b", "GPU-5c"], "capabilities": [["gpu"]]}]),
+    (None, []),
+])
+def test_gpus(gpus, expected):
+    assert runner.device_requests(gpus) == expected
+
+
+@pytest.mark.parametrize("gpus", ["0", "", "a b", "1;2"])
+def test_bad_gpus(gpus):
+    with pytest.raises(UsageError, match="--gpus"):
+        runner.device_requests(gpus)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(memory="lots"), "--memory"),
+    (dict(cpus=0), "--cpus"),
+    (dict(timeout=-1), "--timeout"),
+])
+def test_bad_limits(kw, match):
+    with pytest.raises(UsageError, match=match):
+        runner.container_spec(job(**kw), (1000, 1000), Path("/r"))
+
+
+def test_root_runs_as_unprivileged_user():
+    assert runner.job_user(0, 0) == runner.NOBODY
+    assert runner.job_user(1000, 100) == (1000, 100)
+    assert runner.NOBODY[0] != 0
+
+
+class FakeAPIError(Exception):
+    def __init__(self, explanation, status_code=500):
+        super().__init__(explanation)
+        self.explanation = explanation
+        self.status_code = status_code
+
+
+def test_gpu_start_error_names_the_toolkit():
+    exc = FakeAPIError('could not select device driver "" with capabilities: [[gpu]]')
+    message = runner.start_error(exc, job(gpus="all"))
+    assert "NVIDIA" in message and "nvidia-container-toolkit" in message and "\n" not in message
+
+
+def test_other_start_errors_are_one_line():
+    message = runner.start_error(FakeAPIError("boom\nsecond line"), job())
+    assert message == "cannot start the job container: boom"
+
+
+def test_engine_unreachable(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(UsageError, match="DOCKER_HOST") as info:
+        runner.client()
+    assert "unix:///nonexistent/docker.sock" in str(info.value)
