@@ -90,5 +90,8 @@ def cancel(job_id):
     if not ok:
         raise UsageError(f"job {j['id']} is {j['state']}; only queued or running jobs can be cancelled")
     if j["state"] != "queued":
-        DockerLauncher(store.id).finish(j)
+        from ..schedule.resources import Resources
+        from ..schedule.scheduler import Scheduler
+
+        Scheduler(store, DockerLauncher(store.id), Resources()).clear(j)
     click.echo(f"cancelled job {j['id']}")

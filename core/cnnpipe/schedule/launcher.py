@@ -24,6 +24,11 @@ def job_labels(store_id: str, job: dict) -> dict:
     return {"cnnpipe.store": store_id, "cnnpipe.job": str(job["id"]), "cnnpipe.schedule": job["schedule"]}
 
 
+def gpu_ids(ids) -> str | None:
+    """Device ids as the runner's ``gpus``; the trailing comma keeps ``0,`` from meaning "zero GPUs"."""
+    return ",".join(ids) + "," if ids else None
+
+
 class DockerLauncher:
     """Starts, inspects, stops and removes job containers on the local Docker engine."""
 
@@ -52,7 +57,7 @@ class DockerLauncher:
         container = runner.start(self.client, runner.ContainerJob(
             image=spec["image"], args=list(spec["args"]), out_dir=Path(job["out_dir"]),
             data_dir=Path(spec["data_dir"]) if spec.get("data_dir") else None,
-            gpus=",".join(job["gpus"]) or None, timeout=spec.get("timeout"),
+            gpus=gpu_ids(job["gpus"]), timeout=spec.get("timeout"),
             labels=job_labels(self.store_id, job),
         ))
         return container.id[:12]

@@ -49,7 +49,15 @@ class Scheduler:
         for job_id in self.launcher.job_ids():
             job = self.store.job(job_id)
             if job["state"] in FINISHED:
-                self.launcher.finish(job)
+                self.clear(job)
+
+    def clear(self, job: dict) -> None:
+        """Remove a finished job's container (keeping its output), then note the run folder it left."""
+        self.launcher.finish(job)
+        run_dir = find_run_dir(job)
+        if run_dir:
+            with self.store.tx() as db:
+                db.execute("UPDATE jobs SET run_dir = ? WHERE id = ? AND run_dir IS NULL", (run_dir, job["id"]))
 
     def _check_running(self, job: dict) -> None:
         now = self.clock()
@@ -77,19 +85,19 @@ class Scheduler:
             self.store.update_job(db, job["id"], "starting", state="queued", gpus=None, started=None,
                                   note="queued again: its scheduler stopped before starting it")
         if status is not None:
-            self.launcher.finish(job)
+            self.launcher.finish(job)  # created but never started: nothing ran
 
     def _end(self, job: dict, state: str, exit_code=None, note=None) -> bool:
         """Record ``job``'s outcome once (with a retry when its schedule allows), then clear its container."""
         now = self.clock()
         with self.store.tx() as db:
             won = self.store.update_job(db, job["id"], ("running", "starting"), state=state, exit_code=exit_code,
-                                        finished=now, note=note or job["note"], run_dir=find_run_dir(job))
+                                        finished=now, note=note or job["note"])
             if won and state in ("failed", "lost"):
                 self._retry(db, job, now)
         if won:
             log.info("job %s (%s) %s%s", job["id"], job["schedule"], state, f": {note}" if note else "")
-            self.launcher.finish(job)
+            self.clear(job)
         return won
 
     def _retry(self, db, job: dict, now: float) -> None:
@@ -122,8 +130,7 @@ class Scheduler:
                 replaced = self._fire_latest(db, schedule, due[-1], now)
                 db.execute("UPDATE schedules SET last_slot = ? WHERE name = ?", (due[-1], name))
             for job in replaced:
-                self.launcher.stop(job)
-                self.launcher.finish(job)
+                self.clear(job)
 
     def _fire_latest(self, db, schedule: dict, slot: float, now: float) -> list:
         deadline = schedule["starting_deadline"]
@@ -189,8 +196,7 @@ class Scheduler:
         if ok:
             log.info("job %s (%s) started in container %s", job["id"], job["schedule"], container)
         else:  # cancelled while it was starting
-            self.launcher.stop(job)
-            self.launcher.finish(job)
+            self.clear(job)
 
 
 def job_folder(job: dict) -> Path:
