@@ -15,6 +15,7 @@ GOOD = ["--", "lenet", "fashion-mnist", "--epochs", "1", "--limit", "200"]
 def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CNNPIPE_GPUS", "none")
+    monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:test")
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args, code=0):
@@ -75,6 +76,8 @@ def test_bad_names_and_ids_are_refused(cli, monkeypatch):
         assert "no schedule named 'weekly'; schedules: nightly" in line
     assert "a job id is a number" in one_line_error(cli("jobs", "show", "first", code=2))
     assert "no job with id 7" in one_line_error(cli("jobs", "logs", "7", code=2))
+    monkeypatch.delenv("CNNPIPE_IMAGE")
+    assert "give the job image with --image" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=2))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,0")
     assert "CNNPIPE_GPUS takes GPU ids" in one_line_error(cli("schedule", "add", "g", "--cron", "@daily", "--gpus", "1", *GOOD, code=2))
     monkeypatch.setenv("CNNPIPE_HOME", "/dev/null/home")

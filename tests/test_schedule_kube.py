@@ -17,6 +17,7 @@ VERSION = "1.30.0"  # CronJob.spec.timeZone is stable since 1.27
 def exported(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,1")
+    monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:cpu")
 
     def export(*add_args):
         add = CliRunner().invoke(main, ["schedule", "add", "Nightly_ResNet", *add_args, "--",

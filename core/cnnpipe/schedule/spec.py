@@ -12,7 +12,6 @@ from ..errors import UsageError
 from . import slots
 
 POLICIES = ("allow", "forbid", "replace")
-DEFAULT_IMAGE = "cnnpipe:latest"
 # Options of ``cnnpipe run`` that make no sense for a scheduled container job.
 NOT_SCHEDULABLE = {"resume": "--resume", "debug": "--debug"}
 
@@ -59,6 +58,9 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
             raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
     if retries < 0 or backoff < 0:
         raise UsageError("--retries and --backoff must not be negative")
+    image = image or os.environ.get("CNNPIPE_IMAGE")
+    if not image:
+        raise UsageError("give the job image with --image (or CNNPIPE_IMAGE); build one with: cnnpipe image build")
     params = parse_run_args(args)
     model, dataset = params.pop("model"), params.pop("dataset")
     config_file, sets = params.pop("config_file"), list(params.pop("sets"))
@@ -81,7 +83,7 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
         "name": name, "cron": cron.strip(), "timezone": tz,
         "spec": {
             "model": model, "dataset": dataset, "args": container_args(model, dataset, options, sets, data_dir),
-            "image": image or os.environ.get("CNNPIPE_IMAGE") or DEFAULT_IMAGE, "gpus": gpus,
+            "image": image, "gpus": gpus,
             "out_dir": str(out), "data_dir": str(Path(data_dir).absolute()) if data_dir else None,
         },
         "concurrency": concurrency, "starting_deadline": starting_deadline, "retries": retries,
