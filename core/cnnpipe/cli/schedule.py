@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 
 import click
@@ -166,4 +167,8 @@ def scheduler(once, interval, gpus, cpu_jobs):
         sched.tick()
         return
     click.echo(f"scheduler on {store.path}: GPUs {', '.join(res.gpus) or 'none'}, {res.cpu_slots} CPU job(s) at once", err=True)
-    loop(sched, interval)
+    stopping = []
+    # systemd stops the service with SIGTERM: finish the current pass, then exit. Jobs keep running
+    # in their containers and the next scheduler picks them up.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    loop(sched, interval, stop=lambda: bool(stopping))

@@ -220,4 +220,9 @@ def loop(scheduler: Scheduler, interval: float = 10.0, stop=lambda: False) -> No
             scheduler.tick()
         except UsageError as exc:
             log.error("%s", exc)
-        time.sleep(interval)
+        except Exception:
+            # A passing engine or disk hiccup must not end the service; the next pass starts over.
+            log.exception("scheduler pass failed")
+        until = time.monotonic() + interval
+        while not stop() and time.monotonic() < until:
+            time.sleep(min(0.5, interval))
