@@ -58,9 +58,6 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
             raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
     if retries < 0 or backoff < 0:
         raise UsageError("--retries and --backoff must not be negative")
-    image = image or os.environ.get("CNNPIPE_IMAGE")
-    if not image:
-        raise UsageError("give the job image with --image (or CNNPIPE_IMAGE); build one with: cnnpipe image build")
     params = parse_run_args(args)
     model, dataset = params.pop("model"), params.pop("dataset")
     config_file, sets = params.pop("config_file"), list(params.pop("sets"))
@@ -79,6 +76,9 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
         params["device"] = "cpu"
     options = {k: v for k, v in params.items() if v is not None and k not in NOT_SCHEDULABLE}
     resolve(registry, model, dataset, options=options, sets=sets)  # unknown model/dataset, bad settings
+    image = image or os.environ.get("CNNPIPE_IMAGE")
+    if not image:
+        raise UsageError("give the job image with --image (or CNNPIPE_IMAGE); build one with: cnnpipe image build")
     return {
         "name": name, "cron": cron.strip(), "timezone": tz,
         "spec": {
