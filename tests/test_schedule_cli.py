@@ -133,3 +133,17 @@ def test_export_writes_the_cronjob(cli, tmp_path):
     cli("schedule", "export", "nightly", "--kubernetes", "-o", str(tmp_path / "cj.json"))
     assert json.loads((tmp_path / "cj.json").read_text()) == printed
     assert printed["kind"] == "CronJob"
+
+
+def test_help_and_listing_import_neither_mxnet_nor_docker_nor_croniter(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from cnnpipe.cli import main\n"
+            "for args in (['--help'], ['schedule', '--help'], ['jobs', 'list'], ['schedule', 'list']):\n"
+            "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+            "print(sorted(m for m in ('mxnet', 'docker', 'croniter') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"CNNPIPE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

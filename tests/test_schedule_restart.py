@@ -93,6 +93,7 @@ def test_a_claim_whose_container_did_start_is_re_attached_not_run_again(tmp_path
     second.tick()
     second.tick()
     assert second.store.job(1)["state"] == "running" and engine.started == [1]
+    assert second.store.job(1)["container"] == "fake1"
 
 
 def test_a_leftover_container_of_a_finished_job_is_removed(tmp_path):

@@ -17,6 +17,7 @@ class Status:
     state: str
     exit_code: int | None = None
     oom: bool = False
+    container: str | None = None
 
 
 def job_labels(store_id: str, job: dict) -> dict:
@@ -69,12 +70,12 @@ class DockerLauncher:
             return None
         container = found[0]
         container.reload()
-        state = container.attrs["State"]
+        state, short = container.attrs["State"], container.id[:12]
         if state["Status"] in ("exited", "dead"):
-            return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")))
+            return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")), short)
         if state["Status"] == "created":
-            return Status("created")
-        return Status("running")
+            return Status("created", container=short)
+        return Status("running", container=short)
 
     def stop(self, job: dict) -> None:
         for container in self._find(job):

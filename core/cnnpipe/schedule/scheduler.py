@@ -80,7 +80,7 @@ class Scheduler:
         status = self.launcher.status(job)
         with self.store.tx() as db:
             if status is not None and status.state != "created":
-                self.store.update_job(db, job["id"], "starting", state="running", container="(re-attached)")
+                self.store.update_job(db, job["id"], "starting", state="running", container=status.container)
                 return
             self.store.update_job(db, job["id"], "starting", state="queued", gpus=None, started=None,
                                   note="queued again: its scheduler stopped before starting it")

@@ -49,7 +49,7 @@ class FakeLauncher:
 
     def status(self, job: dict) -> Status | None:
         c = self.containers.get(job["id"])
-        return None if c is None else Status(c["state"], c["exit_code"])
+        return None if c is None else Status(c["state"], c["exit_code"], container=f"fake{job['id']}")
 
     def stop(self, job: dict) -> None:
         c = self.containers.get(job["id"])
