@@ -135,3 +135,23 @@ def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
     cli("scheduler", "--once")
     assert [(j["id"], j["state"]) for j in store_of(cli).jobs()] == [(1, "succeeded")]
     assert len(list(Path(job["out_dir"]).glob("*/config.json"))) == 1  # ran once
+
+
+def test_a_failing_job_and_a_cancelled_job_are_recorded_as_such(cli, engine, tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    cli("schedule", "add", "broken", "--cron", "0 3 1 1 *", "--", "lenet", "fashion-mnist",
+        "--epochs", "1", "--limit", "200", "--data-dir", str(empty))
+    cli("schedule", "run-now", "broken")
+    failed = pass_until_finished(cli, 1)
+    assert (failed["state"], failed["exit_code"]) == ("failed", 2)
+    assert "cnnpipe: error:" in cli("jobs", "logs", "1")  # the one-line error from inside the container
+
+    cli("schedule", "run-now", "e2e")
+    cli("scheduler", "--once")
+    assert store_of(cli).job(2)["state"] == "running"
+    assert cli("jobs", "cancel", "2").strip() == "cancelled job 2"
+    cli("scheduler", "--once")
+    job = store_of(cli).job(2)
+    assert job["state"] == "cancelled" and job["note"] == "cancelled by user"
+    assert containers_of(engine, store_of(cli)) == []
