@@ -32,6 +32,12 @@ def check(expr: str, tz: str) -> None:
         raise UsageError(f"invalid cron expression '{expr}': croniter cannot read it")
 
 
+def repeated(it, slot: float, tz: str) -> bool:
+    """A fixed-hour slot in the hour that clocks repeat when daylight saving ends (run once, as cron does)."""
+    hours = it.expanded[1]
+    return datetime.fromtimestamp(slot, zone(tz)).fold == 1 and not (hours == ["*"] or len(hours) == 24)
+
+
 def due(expr: str, tz: str, after: float, now: float, cap: int = 1000) -> list[float]:
     """Slot times (epoch seconds) in ``(after, now]``, oldest first; at most the newest ``cap``."""
     from croniter import croniter
@@ -43,7 +49,7 @@ def due(expr: str, tz: str, after: float, now: float, cap: int = 1000) -> list[f
         slot = it.get_prev(float)
         if slot <= after:
             break
-        if slot <= now:
+        if slot <= now and not repeated(it, slot, tz):
             slots.append(slot)
     return slots[::-1]
 
@@ -52,7 +58,10 @@ def next_slot(expr: str, tz: str, after: float) -> float:
     """The first slot after ``after``."""
     from croniter import croniter
 
-    return croniter(expr.strip(), datetime.fromtimestamp(after, zone(tz))).get_next(float)
+    it = croniter(expr.strip(), datetime.fromtimestamp(after, zone(tz)))
+    while repeated(it, slot := it.get_next(float), tz):
+        pass
+    return slot
 
 
 def show(ts, tz: str = "UTC") -> str:
