@@ -147,3 +147,22 @@ def test_help_and_listing_import_neither_mxnet_nor_docker_nor_croniter(tmp_path)
                           env={"CNNPIPE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_cancelling_a_running_job_without_an_engine_leaves_the_stop_to_the_scheduler(cli, monkeypatch):
+    cli("schedule", "add", "nightly", "--cron", "@daily", *GOOD)
+    cli("schedule", "run-now", "nightly")
+    store = Store()
+    with store.tx() as db:
+        store.update_job(db, 1, "queued", state="running", container="abc", out_dir="/nonexistent")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out = cli("jobs", "cancel", "1")
+    assert out.startswith("cancelled job 1; its container is stopped on the scheduler's next pass")
+    assert store.job(1)["state"] == "cancelled"
+
+
+def test_the_scheduler_refuses_bad_settings_and_a_missing_engine(cli, monkeypatch):
+    assert "--interval must be positive" in one_line_error(cli("scheduler", "--interval", "0", code=2))
+    assert "--gpus takes GPU ids" in one_line_error(cli("scheduler", "--once", "--gpus", "0,,1", code=2))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert "cannot reach a Docker engine" in one_line_error(cli("scheduler", "--once", code=2))

@@ -93,5 +93,10 @@ def cancel(job_id):
         from ..schedule.resources import Resources
         from ..schedule.scheduler import Scheduler
 
-        Scheduler(store, DockerLauncher(store.id), Resources()).clear(j)
+        try:
+            Scheduler(store, DockerLauncher(store.id), Resources()).clear(j)
+        except UsageError as exc:
+            # Recorded as cancelled already: any scheduler's next pass stops the container.
+            click.echo(f"cancelled job {j['id']}; its container is stopped on the scheduler's next pass ({exc})")
+            return
     click.echo(f"cancelled job {j['id']}")
