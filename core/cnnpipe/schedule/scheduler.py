@@ -47,7 +47,10 @@ class Scheduler:
             if job["started"] is not None and self.clock() - job["started"] > START_GRACE:
                 self._take_back(job)
         for job_id in self.launcher.job_ids():
-            job = self.store.job(job_id)
+            try:
+                job = self.store.job(job_id)
+            except UsageError:  # a container of this store's id whose job row is gone: not ours to judge
+                continue
             if job["state"] in FINISHED:
                 self.clear(job)
 
