@@ -45,7 +45,12 @@ class Data:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset.  ``load(data_dir=None)`` returns :class:`Data`; ``data_dir`` overrides where files are looked for."""
+    """A dataset.  ``load(data_dir=None)`` returns :class:`Data`; ``data_dir`` overrides where files are looked for.
+
+    ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from
+    (``None`` when it would have to download them); ``--runner docker`` mounts that folder read-only
+    in the job container and points ``CNNPIPE_DATA_DIR`` at it.
+    """
 
     name: str
     load: Callable[..., Data]
@@ -53,6 +58,7 @@ class DatasetSpec:
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
     dist: str = ""
+    locate: Optional[Callable[..., Any]] = None
 
 
 @dataclass(frozen=True)

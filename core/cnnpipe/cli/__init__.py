@@ -61,7 +61,7 @@ def main(ctx, debug, disable):
     ctx.obj = {"debug": debug, "disable": disable}
 
 
-from . import jobs, listing, run, schedule  # noqa: E402  (commands register themselves on main)
+from . import image, jobs, listing, run, schedule  # noqa: E402  (commands register themselves on main)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -16,11 +16,19 @@ def load(data_dir=None):
     return Data(train_X, train_y, test_X, test_y, list(CLASS_NAMES), name="fashion-mnist")
 
 
+def locate(data_dir=None):
+    """The folder :func:`load` reads the four files from, or ``None`` when it would download them."""
+    from .loader import FASHION_MNIST, SYSTEM_DIR, cache_dir, find_source
+
+    return find_source(data_dir, cache_dir(), SYSTEM_DIR, FASHION_MNIST)
+
+
 @hookimpl
 def cnnpipe_register_datasets(register):
     register(DatasetSpec(
         name="fashion-mnist",
         load=load,
+        locate=locate,
         summary="Zalando's 70,000 28x28 grey images of clothing in 10 classes (d2l 3.5)",
         input_shape=(1, 28, 28),
         num_classes=10,

@@ -1,0 +1,47 @@
+"""``cnnpipe image``: job images for ``cnnpipe run --runner docker``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from . import main
+
+
+@main.group()
+def image():
+    """Build and list the container images that jobs run in."""
+
+
+@image.command()
+@click.option("--cuda", "variant", flag_value="cuda", help="CUDA image (NVIDIA CUDA runtime with cuDNN, mxnet-cu117).")
+@click.option("--cpu", "variant", flag_value="cpu", default=True, help="CPU image (the default).")
+@click.option("--base", metavar="IMAGE", help="Base image (default cnnpipe-base:py, or cnnpipe-base:cuda11.7 with --cuda).")
+@click.option("--tag", metavar="TAG", help="Name of the image (default cnnpipe-job:VARIANT-FINGERPRINT).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the image name.")
+def build(variant, base, tag, quiet):
+    """Build the job image from the cnnpipe core and every installed cnnpipe plugin (reused when unchanged)."""
+    from ..docker import image as images, runner
+
+    echo = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    started = time.monotonic()
+    name, reused = images.build(runner.client(), variant, base, tag, echo=echo)
+    if not quiet:
+        what = "reused" if reused else f"built in {time.monotonic() - started:.0f} s"
+        click.echo(f"image {name} ({what})", err=True)
+    click.echo(name)
+
+
+@image.command("list")
+def list_images():
+    """List job images with their variant, Python and plugin set."""
+    import json
+
+    from ..docker import image as images, runner
+
+    for im in images.job_images(runner.client()):
+        labels = im.labels
+        plugins = ", ".join(f"{k} {v}" for k, v in json.loads(labels.get("cnnpipe.plugins", "{}")).items())
+        name = im.tags[0] if im.tags else im.short_id
+        click.echo(f"{name}  {labels.get('cnnpipe.variant')}  python {labels.get('cnnpipe.python')}  {plugins}")

@@ -1,0 +1,134 @@
+"""Build job images from the installed cnnpipe distributions, and find the one for a run.
+
+An image is labelled with its plugin set (``cnnpipe.plugins``) and a fingerprint of everything that
+went into it (``cnnpipe.fingerprint``); building the same thing again reuses the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from ..errors import UsageError
+from . import wheels
+from .runner import first_line
+
+REPO = "cnnpipe-job"
+BASES = {"cpu": "cnnpipe-base:py", "cuda": f"cnnpipe-base:cuda{wheels.CUDA_VERSION}"}
+MAKE_BASE = {
+    "cpu": "docker build -t cnnpipe-base:py -f deploy/cpu-base.Dockerfile deploy "
+           "(or, with no registry, mmdebstrap as in .ci/docker-setup.sh)",
+    "cuda": f"docker build -t {BASES['cuda']} -f deploy/cuda-base.Dockerfile deploy",
+}
+PROBE = "import platform, sys; print('%d.%d' % sys.version_info[:2], platform.libc_ver()[1], platform.machine())"
+
+
+def target_of(client, base: str, variant: str) -> wheels.Target:
+    """The Python version, glibc and machine of ``base``, asked of a throwaway container."""
+    import docker
+
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        raise UsageError(f"base image '{base}' is not in the Docker engine; make it with: {MAKE_BASE[variant]}")
+    try:
+        out = client.containers.run(base, ["python3", "-c", PROBE], network_mode="none", remove=True,
+                                     cap_drop=["ALL"], security_opt=["no-new-privileges"])
+        python, glibc, machine = out.decode().split()
+    except (docker.errors.DockerException, ValueError) as exc:
+        raise UsageError(f"base image '{base}' has no working python3 ({first_line(exc)}); "
+                         f"use a base with python3, python3-venv, libgomp1 and libquadmath0")
+    return wheels.Target(python, glibc, machine)
+
+
+def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str) -> dict:
+    return {
+        "cnnpipe.image": "job",
+        "cnnpipe.variant": variant,
+        "cnnpipe.base": base,
+        "cnnpipe.python": target.python,
+        "cnnpipe.plugins": json.dumps(wheels.plugin_set(dists), sort_keys=True),
+        "cnnpipe.fingerprint": fingerprint,
+    }
+
+
+def fingerprint(variant, base_id, target, reqs, local_wheels) -> str:
+    """A hash of everything an image is made of: base, target, requirements, local wheel contents."""
+    digest = hashlib.sha256(json.dumps([variant, base_id, list(vars(target).values()), reqs]).encode())
+    for path in local_wheels:
+        digest.update(wheels.wheel_digest(path).encode())
+    return digest.hexdigest()
+
+
+def build(client, variant: str = "cpu", base: str | None = None, tag: str | None = None, echo=print):
+    """Build (or reuse) the job image for the installed plugins; returns ``(tag, reused)``."""
+    base = base or BASES[variant]
+    dists = wheels.plugin_dists()
+    target = target_of(client, base, variant)
+    base_id = client.images.get(base).id
+    with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
+        ctx = Path(tmp)
+        echo(f"building wheels of {', '.join(wheels.plugin_set(dists))} ...")
+        local = wheels.build_local(dists, ctx / "wheels" / "local")
+        reqs = wheels.requirements(dists, variant)
+        fp = fingerprint(variant, base_id, target, reqs, local)
+        name = tag or f"{REPO}:{variant}-{fp[:12]}"
+        existing = client.images.list(filters={"label": f"cnnpipe.fingerprint={fp}"})
+        if existing:
+            existing[0].tag(*split_tag(name))
+            return name, True
+        echo(f"downloading dependencies for Python {target.python} ({target.machine}, glibc {target.glibc}) ...")
+        wheels.download(reqs, target, ctx / "wheels")
+        shutil.copy(resources.files(__package__) / "job.Dockerfile", ctx / "Dockerfile")
+        echo(f"building {name} from {base} (network none) ...")
+        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp), echo)
+    return name, False
+
+
+def split_tag(name: str) -> tuple[str, str]:
+    repo, sep, tag = name.rpartition(":")
+    if not sep or "/" in tag:
+        return name, "latest"
+    return repo, tag
+
+
+def run_build(client, ctx: Path, name: str, base: str, labels: dict, echo) -> None:
+    """``docker build --network none`` of ``ctx``, echoing the build's steps; one-line error on failure."""
+    import docker
+
+    last = []
+    try:
+        for chunk in client.api.build(path=str(ctx), tag=name, buildargs={"BASE": base}, labels=labels,
+                                      network_mode="none", rm=True, forcerm=True, decode=True):
+            if "error" in chunk:
+                raise UsageError(f"building image {name} failed: {chunk['error'].strip().splitlines()[-1]}"
+                                 f"{' (' + last[-1] + ')' if last else ''}")
+            line = chunk.get("stream", "").rstrip()
+            if line:
+                last.append(line.strip())
+                if line.startswith("Step "):
+                    echo(line)
+    except docker.errors.DockerException as exc:
+        raise UsageError(f"building image {name} failed: {first_line(exc)}")
+
+
+def job_images(client, variant: str | None = None) -> list:
+    """cnnpipe job images, newest first."""
+    label = ["cnnpipe.image=job"] + ([f"cnnpipe.variant={variant}"] if variant else [])
+    images = client.images.list(filters={"label": label})
+    return sorted(images, key=lambda im: im.attrs.get("Created", ""), reverse=True)
+
+
+def image_for_plugins(client, variant: str) -> str:
+    """The newest job image whose plugin set is the installed one; a UsageError naming the build command otherwise."""
+    wanted = json.dumps(wheels.plugin_set(wheels.plugin_dists()), sort_keys=True)
+    for image in job_images(client, variant):
+        if image.labels.get("cnnpipe.plugins") == wanted:
+            return image.tags[0] if image.tags else image.id
+    flag = " --cuda" if variant == "cuda" else ""
+    raise UsageError(f"no {variant} job image holds the installed plugins ({', '.join(json.loads(wanted))}); "
+                     f"build it with: cnnpipe image build{flag}")

@@ -1,0 +1,22 @@
+# A cnnpipe job image: the cnnpipe core and plugins on top of BASE, installed from wheels made on the
+# host (`cnnpipe image build`), so it builds with --network none.  BASE needs python3 with venv, and
+# libgomp1 and libquadmath0 for MXNet: see deploy/cpu-base.Dockerfile and deploy/cuda-base.Dockerfile.
+ARG BASE=cnnpipe-base:py
+FROM ${BASE}
+COPY wheels /tmp/cnnpipe-wheels
+RUN python3 -m venv /opt/cnnpipe \
+ && /opt/cnnpipe/bin/pip install --no-cache-dir --no-index --disable-pip-version-check \
+      --find-links /tmp/cnnpipe-wheels -r /tmp/cnnpipe-wheels/requirements.txt \
+ && /opt/cnnpipe/bin/pip install --no-cache-dir --no-index --disable-pip-version-check --no-deps \
+      /tmp/cnnpipe-wheels/local/*.whl \
+ && rm -rf /tmp/cnnpipe-wheels \
+ && /opt/cnnpipe/bin/cnnpipe plugins
+# The root filesystem is read-only at run time: everything writable lives in the /tmp tmpfs.
+ENV PATH=/opt/cnnpipe/bin:$PATH \
+    HOME=/tmp \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    CNNPIPE_CACHE_DIR=/tmp/cnnpipe-cache \
+    PYTHONDONTWRITEBYTECODE=1
+USER 65532:65532
+WORKDIR /tmp
+CMD ["cnnpipe", "--help"]

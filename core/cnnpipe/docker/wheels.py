@@ -1,0 +1,163 @@
+"""The wheels of a job image, made on the host: the cnnpipe core and every installed cnnpipe plugin
+distribution, plus their dependencies downloaded for the image's own Python and platform."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..errors import UsageError
+from ..plugins import CORE_DIST, GROUP
+
+# The CUDA build of MXNet that the CUDA image installs in place of the CPU one (CUDA 11.7).
+CUDA_VERSION = "11.7"
+MXNET_CUDA = "mxnet-cu117"
+NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The Python and platform of an image: ``python`` like ``3.10``, ``glibc`` like ``2.35``."""
+
+    python: str
+    glibc: str
+    machine: str = "x86_64"
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def plugin_dists() -> list:
+    """The core distribution and every distribution with a ``cnnpipe`` entry point (first on sys.path wins)."""
+    found: dict[str, metadata.Distribution] = {}
+    for dist in metadata.distributions():
+        name = canonical(dist.metadata["Name"] or "")
+        if name in found:
+            continue
+        if name == CORE_DIST or any(ep.group == GROUP for ep in dist.entry_points):
+            found[name] = dist
+    if CORE_DIST not in found:
+        raise UsageError("the cnnpipe core is not installed as a distribution; install it with pip first")
+    return [found[n] for n in sorted(found, key=lambda n: (n != CORE_DIST, n))]
+
+
+def plugin_set(dists) -> dict:
+    """``{distribution: version}``, as recorded in an image's labels."""
+    return {canonical(d.metadata["Name"]): d.version for d in dists}
+
+
+def local_source(dist):
+    """The local folder or wheel file ``dist`` was installed from, or ``None`` (installed from an index)."""
+    raw = dist.read_text("direct_url.json")
+    if not raw:
+        return None
+    url = json.loads(raw).get("url", "")
+    parsed = urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    path = Path(unquote(parsed.path))
+    return path if path.exists() else None
+
+
+def requirements(dists, variant: str) -> list[str]:
+    """What pip must fetch for the image: the dependencies of local distributions, and the others by version.
+
+    The CUDA image gets ``mxnet-cu117`` in place of ``mxnet``, at the same version.
+    """
+    ours = {canonical(d.metadata["Name"]) for d in dists}
+    reqs: list[str] = []
+    for dist in dists:
+        if local_source(dist) is None:
+            reqs.append(f"{canonical(dist.metadata['Name'])}=={dist.version}")
+            continue
+        for req in dist.requires or []:
+            match = NAME_RE.match(req)
+            if not match or "extra ==" in req.replace("extra==", "extra =="):
+                continue
+            if canonical(match.group(1)) in ours:
+                continue
+            reqs.append(req.strip())
+    if variant == "cuda":
+        reqs = [cuda_requirement(r) for r in reqs]
+    return sorted(dict.fromkeys(reqs))
+
+
+def cuda_requirement(req: str) -> str:
+    """``mxnet==1.9.1`` becomes ``mxnet-cu117==1.9.1``; other requirements stay."""
+    match = NAME_RE.match(req)
+    if match and canonical(match.group(1)) == "mxnet":
+        return MXNET_CUDA + req[match.end():]
+    return req
+
+
+def platform_flags(target: Target) -> list[str]:
+    """``pip download`` options that select binary wheels for ``target`` instead of the host."""
+    py = target.python.replace(".", "")
+    major, minor = (int(x) for x in target.glibc.split(".")[:2])
+    flags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", target.python, "--abi", f"cp{py}"]
+    platforms = [f"manylinux_{major}_{m}_{target.machine}" for m in range(minor, 16, -1)]
+    platforms += [f"manylinux2014_{target.machine}", f"manylinux2010_{target.machine}", f"manylinux1_{target.machine}"]
+    for platform in platforms:
+        flags += ["--platform", platform]
+    return flags
+
+
+def pip(*args: str, what: str) -> None:
+    """Run pip of this interpreter; a failure is a one-line UsageError naming ``what``."""
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [l for l in proc.stderr.splitlines() if l.strip() and "is ignored" not in l]
+        errors = [l for l in lines if l.startswith("ERROR")] or lines[-1:] or ["pip failed"]
+        raise UsageError(f"{what} failed: {errors[0].strip()}")
+
+
+def build_local(dists, dest: Path) -> list[Path]:
+    """Wheels of the distributions installed from local folders or wheel files, into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    folders = []
+    for dist in dists:
+        source = local_source(dist)
+        if source is None:
+            continue
+        if source.is_file() and source.suffix == ".whl":
+            shutil.copy2(source, dest / source.name)
+        else:
+            folders.append(str(source))
+    if folders:
+        args = ["wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), *folders]
+        what = "building wheels of the local cnnpipe distributions"
+        try:
+            # Without isolation a build takes seconds, not the tens of seconds of a fresh build
+            # environment; it needs the build backend here, so fall back to isolation when that fails.
+            pip(*args, "--no-build-isolation", what=what)
+        except UsageError:
+            pip(*args, what=what)
+    return sorted(dest.glob("*.whl"))
+
+
+def download(reqs: list[str], target: Target, dest: Path) -> None:
+    """Download wheels of ``reqs`` and their dependencies for ``target`` into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    req_file = dest / "requirements.txt"
+    req_file.write_text("\n".join(reqs) + "\n")
+    pip("download", "--quiet", *platform_flags(target), "--dest", str(dest), "--requirement", str(req_file),
+        what=f"downloading wheels for Python {target.python}")
+
+
+def wheel_digest(path: Path) -> str:
+    """A hash of a wheel's contents, independent of the zip's timestamps."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as zf:
+        for name in sorted(zf.namelist()):
+            digest.update(name.encode() + b"\0" + zf.read(name))
+    return digest.hexdigest()

@@ -1,0 +1,220 @@
+"""End to end against a real Docker engine: build the job image (with a throwaway third-party plugin
+installed on the host), run LeNet on Fashion-MNIST in a container, and check each error path.
+
+Without a reachable engine or the ``cnnpipe-base:py`` base image these tests skip, except under CI
+(``CI=true``), where that is a failure.  ``.ci/docker-setup.sh`` provides both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.real_data]
+
+BASE = os.environ.get("CNNPIPE_BASE_IMAGE", "cnnpipe-base:py")
+CNNPIPE = [str(Path(sys.executable).parent / "cnnpipe")]
+QUICK = ["--limit", "200", "--epochs", "1"]
+
+PLUGIN = '''
+"""A throwaway third-party reporter: records where it ran."""
+import json, os, sys
+from cnnpipe.files import write_json
+from cnnpipe.hookspecs import hookimpl
+from cnnpipe.specs import ReporterSpec
+
+
+class WhereAmI:
+    def __init__(self, run):
+        pass
+
+    @hookimpl
+    def cnnpipe_on_run_end(self, run, summary):
+        write_json(run.run_dir.file("whereami.json"), {
+            "prefix": sys.prefix,
+            "uid": os.getuid(),
+            "python": "%d.%d" % sys.version_info[:2],
+            "data_dir": os.environ.get("CNNPIPE_DATA_DIR"),
+        })
+
+
+@hookimpl
+def cnnpipe_register_reporters(register):
+    register(ReporterSpec("whereami", WhereAmI, "writes whereami.json"))
+'''
+
+
+def unavailable(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the Docker tests must run; see .ci/docker-setup.sh)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        unavailable(f"no Docker engine reachable: {exc}")
+    try:
+        client.images.get(BASE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"base image {BASE} is missing; make it with .ci/docker-setup.sh")
+    if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
+        unavailable("Debian's dataset-fashion-mnist is not installed")
+    return client
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory):
+    """An environment in which a throwaway plugin distribution is installed (on PYTHONPATH)."""
+    root = tmp_path_factory.mktemp("plugin")
+    src = root / "cnnpipe-whereami"
+    (src / "cnnpipe_whereami").mkdir(parents=True)
+    (src / "cnnpipe_whereami" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
+    (src / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "cnnpipe-whereami"
+        version = "0.0.1"
+        dependencies = ["cnnpipe"]
+        [project.entry-points.cnnpipe]
+        whereami = "cnnpipe_whereami"
+        [tool.setuptools]
+        packages = ["cnnpipe_whereami"]
+    '''))
+    site = root / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(src)], check=True, capture_output=True)
+    paths = [str(site)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "CNNPIPE_DATA_DIR": ""}
+
+
+def cli(*args, env, timeout=600):
+    return subprocess.run([*CNNPIPE, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def image(engine, env):
+    started = time.monotonic()
+    proc = cli("image", "build", "--cpu", "--base", BASE, env=env)
+    assert proc.returncode == 0, proc.stderr
+    print(f"\nimage build: {time.monotonic() - started:.1f} s ({proc.stderr.strip().splitlines()[-1]})")
+    return proc.stdout.strip()
+
+
+def leftovers(engine, image, before=()):
+    """Job containers of ``image`` that exist now and did not before."""
+    image_id = engine.images.get(image).id
+    found = engine.containers.list(all=True, filters={"label": "cnnpipe=job"})
+    return [c for c in found if c.image.id == image_id and c.id not in before]
+
+
+def existing(engine):
+    return {c.id for c in engine.containers.list(all=True)}
+
+
+def tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_image_records_its_plugins_and_is_reused(engine, env, image):
+    labels = engine.images.get(image).labels
+    plugins = json.loads(labels["cnnpipe.plugins"])
+    assert {"cnnpipe", "cnnpipe-lenet", "cnnpipe-fashion-mnist", "cnnpipe-whereami"} <= set(plugins)
+    assert labels["cnnpipe.variant"] == "cpu" and labels["cnnpipe.base"] == BASE
+    again = cli("image", "build", "--cpu", "--base", BASE, env=env)
+    assert again.returncode == 0 and again.stdout.strip() == image
+    assert "reused" in again.stderr
+
+
+def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
+    before = existing(engine)
+    started = time.monotonic()
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--out", str(tmp_path / "docker"),
+               "--reporter", "default", "--reporter", "whereami", env=env)
+    print(f"\ndocker run: {time.monotonic() - started:.1f} s")
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch 1" in proc.stderr  # logs streamed from the container
+    [run_dir] = list((tmp_path / "docker").iterdir())
+    assert f"run folder on the host: {run_dir}" in proc.stderr
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1] and 0 <= metrics[0]["test_acc"] <= 1
+    assert (run_dir / "model.params").stat().st_size > 10_000
+    assert json.loads((run_dir / "config.json").read_text())["config"]["limit"] == 200
+    where = json.loads((run_dir / "whereami.json").read_text())
+    assert where["prefix"] == "/opt/cnnpipe" and where["uid"] != 0 and where["data_dir"] == "/data"
+    for path in [run_dir, *run_dir.rglob("*")]:
+        assert path.stat().st_uid == os.getuid(), path
+    assert [p.name for p in (tmp_path / "docker").iterdir()] == [run_dir.name]  # no staging folder left
+    assert leftovers(engine, image, before) == []
+
+    local = cli("run", "lenet", "fashion-mnist", *QUICK, "--out", str(tmp_path / "local"),
+                "--reporter", "default", "--reporter", "whereami", env=env)
+    assert local.returncode == 0, local.stderr
+    [local_dir] = list((tmp_path / "local").iterdir())
+    assert tree(run_dir) == tree(local_dir)
+    assert json.loads((local_dir / "whereami.json").read_text())["prefix"] == sys.prefix
+
+
+def test_gpu_request_without_nvidia_runtime(engine, env, image, tmp_path):
+    before = existing(engine)
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--gpus", "all",
+               "--image", image, "--out", str(tmp_path), env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "NVIDIA Container Toolkit" in proc.stderr, proc.stderr
+    assert leftovers(engine, image, before) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_image(engine, env, tmp_path):
+    proc = cli("run", "lenet", "fashion-mnist", "--runner", "docker", "--image", "cnnpipe-job:no-such-image",
+               "--out", str(tmp_path), env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("cnnpipe: error: image 'cnnpipe-job:no-such-image' is not in the Docker "
+                                   "engine; build it with: cnnpipe image build")
+
+
+def test_killed_for_memory(engine, env, image, tmp_path):
+    before = existing(engine)
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--memory", "64m",
+               "--out", str(tmp_path), env=env)
+    assert proc.returncode == 137, proc.stderr
+    assert "OOMKilled" in proc.stderr and "raise --memory" in proc.stderr
+    assert leftovers(engine, image, before) == []
+
+
+def test_timeout_stops_and_removes_the_container(engine, env, image, tmp_path):
+    before = existing(engine)
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--timeout", "1",
+               "--out", str(tmp_path), env=env)
+    assert proc.returncode == 124, proc.stderr
+    assert "--timeout 1 s" in proc.stderr
+    assert leftovers(engine, image, before) == []
+
+
+def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
+    before = existing(engine)
+    proc = subprocess.Popen([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker",
+                             "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not leftovers(engine, image, before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert leftovers(engine, image, before), "the job container never appeared"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert leftovers(engine, image, before) == []
