@@ -61,6 +61,11 @@ def test_bad_schedule_settings_are_refused(cli, args, message):
     (["lenet", "fashion-mnist", "--resume", "runs/x"], "--resume cannot be scheduled"),
     (["lenet", "fashion-mnist", "--device", "gpu"], "--device gpu needs GPUs"),
     (["lenet", "fashion-mnist", "--set", "arch.nope=1"], "no architecture argument 'nope'"),
+    (["lenet", "fashion-mnist", "--runner", "local"], "scheduled jobs always run in containers"),
+    (["lenet", "fashion-mnist", "--gpus", "1"], "give the GPU count before --"),
+    (["lenet", "fashion-mnist", "--memory", "lots"], "--memory takes a size like 512m or 4g"),
+    (["lenet", "fashion-mnist", "--cpus", "-2"], "--cpus must be positive"),
+    (["lenet", "fashion-mnist", "--data-dir", "/nonexistent"], "lacks the Fashion-MNIST file(s)"),
 ])
 def test_bad_run_options_are_refused(cli, run_args, message):
     line = one_line_error(cli("schedule", "add", "nightly", "--cron", "0 2 * * *", "--", *run_args, code=2))
@@ -76,8 +81,10 @@ def test_bad_names_and_ids_are_refused(cli, monkeypatch):
         assert "no schedule named 'weekly'; schedules: nightly" in line
     assert "a job id is a number" in one_line_error(cli("jobs", "show", "first", code=2))
     assert "no job with id 7" in one_line_error(cli("jobs", "logs", "7", code=2))
-    monkeypatch.delenv("CNNPIPE_IMAGE")
-    assert "give the job image with --image" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=2))
+    monkeypatch.delenv("CNNPIPE_IMAGE")  # then the engine is asked for the newest job image
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert "cannot reach a Docker engine" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=2))
+    monkeypatch.delenv("DOCKER_HOST")
     monkeypatch.setenv("CNNPIPE_GPUS", "0,0")
     assert "CNNPIPE_GPUS takes GPU ids" in one_line_error(cli("schedule", "add", "g", "--cron", "@daily", "--gpus", "1", *GOOD, code=2))
     monkeypatch.setenv("CNNPIPE_HOME", "/dev/null/home")

@@ -64,7 +64,7 @@ def cli(tmp_path, engine, job_image):
 
     run.env, run.cwd = env, tmp_path
     run("schedule", "add", "e2e", "--cron", "0 3 1 1 *", "--", "lenet", "fashion-mnist",
-        "--epochs", "1", "--limit", "200", "--data-dir", DATA)
+        "--epochs", "1", "--limit", "200", "--data-dir", DATA, "--memory", "3g")
     yield run
     from cnnpipe.docker import runner
 
@@ -129,7 +129,8 @@ def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
         if daemon.poll() is None:
             os.kill(daemon.pid, signal.SIGKILL)
     assert store_of(cli).job(1)["state"] == "running"  # killed before it could record anything
-    assert len(containers_of(engine, store_of(cli))) == 1
+    [container] = containers_of(engine, store_of(cli))
+    assert container.attrs["HostConfig"]["Memory"] == 3 * 2**30  # the schedule's --memory reached the container
     job = pass_until_finished(cli, 1)
     check_succeeded(cli, engine, job)
     cli("scheduler", "--once")
@@ -138,14 +139,17 @@ def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
 
 
 def test_a_failing_job_and_a_cancelled_job_are_recorded_as_such(cli, engine, tmp_path):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
+    broken = tmp_path / "broken-data"  # the four files are there, so the schedule is accepted; they are not gzip
+    broken.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (broken / name).write_text("not gzip")
     cli("schedule", "add", "broken", "--cron", "0 3 1 1 *", "--", "lenet", "fashion-mnist",
-        "--epochs", "1", "--limit", "200", "--data-dir", str(empty))
+        "--epochs", "1", "--limit", "200", "--data-dir", str(broken))
     cli("schedule", "run-now", "broken")
     failed = pass_until_finished(cli, 1)
     assert (failed["state"], failed["exit_code"]) == ("failed", 2)
-    assert "cnnpipe: error:" in cli("jobs", "logs", "1")  # the one-line error from inside the container
+    assert "is not a complete gzip file" in cli("jobs", "logs", "1")  # the one-line error from inside the container
 
     cli("schedule", "run-now", "e2e")
     cli("scheduler", "--once")

@@ -18,10 +18,15 @@ def exported(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,1")
     monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:cpu")
+    data = tmp_path / "data"  # the dataset's four files, so that the schedule is accepted without real data
+    data.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (data / name).write_bytes(b"")
 
-    def export(*add_args):
-        add = CliRunner().invoke(main, ["schedule", "add", "Nightly_ResNet", *add_args, "--",
-                                        "lenet", "fashion-mnist", "--epochs", "10", "--data-dir", str(tmp_path)])
+    def export(*add_args, run_args=()):
+        add = CliRunner().invoke(main, ["schedule", "add", "Nightly_ResNet", *add_args, "--", "lenet",
+                                        "fashion-mnist", "--epochs", "10", "--data-dir", str(data), *run_args])
         assert add.exit_code == 0, add.output
         out = CliRunner().invoke(main, ["schedule", "export", "Nightly_ResNet", "--kubernetes"])
         assert out.exit_code == 0, out.output
@@ -33,7 +38,7 @@ def exported(tmp_path, monkeypatch):
 def test_a_gpu_schedule_exports_a_valid_cronjob(exported):
     manifest = exported("--cron", "0 2 * * *", "--timezone", "Europe/Berlin", "--gpus", "2", "--concurrency",
                         "replace", "--starting-deadline", "900", "--retries", "3", "--timeout", "7200",
-                        "--image", "cnnpipe:cuda")
+                        "--image", "cnnpipe:cuda", run_args=("--memory", "4g", "--cpus", "2.5"))
     kubernetes_validate.validate(manifest, VERSION, strict=True)
     spec = manifest["spec"]
     assert manifest["metadata"]["name"] == "nightly-resnet"
@@ -43,7 +48,7 @@ def test_a_gpu_schedule_exports_a_valid_cronjob(exported):
     assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (3, 7200)
     [container] = job["template"]["spec"]["containers"]
     assert container["image"] == "cnnpipe:cuda"
-    assert container["resources"]["limits"] == {"nvidia.com/gpu": 2}
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 2, "memory": "4Gi", "cpu": "2500m"}
     assert container["command"] + container["args"] == [
         "cnnpipe", "run", "lenet", "fashion-mnist", "--device", "gpu", "--epochs", "10", "--out", "/runs",
         "--data-dir", "/data"]

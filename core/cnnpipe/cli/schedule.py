@@ -29,7 +29,7 @@ def schedule():
 @click.option("--cron", required=True, metavar="EXPR", help='Five-field cron line, e.g. "0 2 * * *", or @daily.')
 @click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA time zone of the cron line.")
 @click.option("--gpus", type=int, default=0, show_default=True, help="GPUs each job gets, exclusively.")
-@click.option("--image", help="Job image, as cnnpipe image build prints it (default CNNPIPE_IMAGE).")
+@click.option("--image", help="Job image (default CNNPIPE_IMAGE, else the newest built for the installed plugins).")
 @click.option("--concurrency", default="forbid", show_default=True,
               help="When a slot comes while the last job still runs: forbid (skip), allow, replace.")
 @click.option("--starting-deadline", type=float, default=3600, show_default=True, metavar="SECONDS",

@@ -13,6 +13,13 @@ def k8s_name(name: str) -> str:
     return (cleaned or "schedule")[:52].rstrip("-")
 
 
+def k8s_memory(size: str) -> str:
+    """A Docker size (``512m``, ``4g``: powers of 1024) as a Kubernetes quantity (``512Mi``, ``4Gi``)."""
+    size = str(size).lower()
+    unit = {"b": "", "k": "Ki", "m": "Mi", "g": "Gi"}.get(size[-1])
+    return size if unit is None else size[:-1] + unit
+
+
 def cronjob(schedule: dict) -> dict:
     """The CronJob manifest: image and args, ``nvidia.com/gpu`` limits, concurrency policy, deadlines, retries."""
     spec = schedule["spec"]
@@ -28,8 +35,15 @@ def cronjob(schedule: dict) -> dict:
     if spec.get("data_dir"):
         container["volumeMounts"].append({"name": "data", "mountPath": "/data", "readOnly": True})
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data", "readOnly": True}})
+    limits = {}
     if spec.get("gpus"):
-        container["resources"] = {"limits": {"nvidia.com/gpu": int(spec["gpus"])}}
+        limits["nvidia.com/gpu"] = int(spec["gpus"])
+    if spec.get("memory"):
+        limits["memory"] = k8s_memory(spec["memory"])
+    if spec.get("cpus"):
+        limits["cpu"] = f"{int(spec['cpus'] * 1000)}m"
+    if limits:
+        container["resources"] = {"limits": limits}
     job_spec = {
         "backoffLimit": int(schedule["retries"]),
         "template": {

@@ -58,7 +58,7 @@ class DockerLauncher:
         container = runner.start(self.client, runner.ContainerJob(
             image=spec["image"], args=list(spec["args"]), out_dir=Path(job["out_dir"]),
             data_dir=Path(spec["data_dir"]) if spec.get("data_dir") else None,
-            gpus=gpu_ids(job["gpus"]), timeout=spec.get("timeout"),
+            gpus=gpu_ids(job["gpus"]), memory=spec.get("memory"), cpus=spec.get("cpus"), timeout=spec.get("timeout"),
             labels=job_labels(self.store_id, job),
         ))
         return container.id[:12]

@@ -18,6 +18,8 @@ NOT_SCHEDULABLE = {"resume": "--resume", "debug": "--debug"}
 
 def parse_run_args(args) -> dict:
     """``MODEL DATASET [run options]`` parsed by the ``cnnpipe run`` command itself."""
+    from click.core import ParameterSource
+
     from ..cli.run import run as run_command
 
     args = list(args)
@@ -27,12 +29,17 @@ def parse_run_args(args) -> dict:
         ctx = run_command.make_context("run", args, resilient_parsing=False)
     except click.ClickException as exc:
         raise UsageError(f"bad run options after --: {exc.format_message()}")
-    params = ctx.params
+    params = dict(ctx.params)
     if not params.get("model") or not params.get("dataset"):
         raise UsageError("give MODEL and DATASET after --, for example: -- lenet fashion-mnist --epochs 10")
     for key, flag in NOT_SCHEDULABLE.items():
         if params.get(key):
             raise UsageError(f"{flag} cannot be scheduled")
+    runner = params.pop("runner", None)
+    if runner == "local" and ctx.get_parameter_source("runner") == ParameterSource.COMMANDLINE:
+        raise UsageError("scheduled jobs always run in containers; leave out --runner local")
+    if params.pop("gpus", None) is not None:
+        raise UsageError("give the GPU count before --: cnnpipe schedule add NAME --gpus N ... -- MODEL DATASET")
     return params
 
 
@@ -60,13 +67,17 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
         raise UsageError("--retries and --backoff must not be negative")
     params = parse_run_args(args)
     model, dataset = params.pop("model"), params.pop("dataset")
+    # Container settings given among the run options (as for cnnpipe run --runner docker).
+    run_image, run_timeout = params.pop("image", None), params.pop("timeout", None)
+    image, timeout = image or run_image, timeout or run_timeout
+    memory, cpus = params.pop("memory", None), params.pop("cpus", None)
     config_file, sets = params.pop("config_file"), list(params.pop("sets"))
     if config_file:
         # The container cannot read the host's file, so its settings travel as --set values.
         sets = config_sets(read_config_file(config_file)) + sets
     params["reporters"] = list(params["reporters"]) or None
     out = Path(params.pop("out") or "runs").absolute()
-    data_dir = params.pop("data_dir") or os.environ.get("CNNPIPE_DATA_DIR")
+    data_dir = params.pop("data_dir")
     device = params.get("device")
     if gpus and device in (None, "auto"):
         params["device"] = "gpu"
@@ -76,19 +87,29 @@ def build(registry, name: str, cron: str, tz: str, args, *, gpus: int, image: st
         params["device"] = "cpu"
     options = {k: v for k, v in params.items() if v is not None and k not in NOT_SCHEDULABLE}
     resolve(registry, model, dataset, options=options, sets=sets)  # unknown model/dataset, bad settings
-    image = image or os.environ.get("CNNPIPE_IMAGE")
-    if not image:
-        raise UsageError("give the job image with --image (or CNNPIPE_IMAGE); build one with: cnnpipe image build")
+    from ..docker import job as docker_job, runner
+
+    runner.check_limits(memory, cpus, timeout)
+    # The folder the dataset plugin reads here is the one mounted at /data.
+    data_dir = docker_job.data_folder(registry.get("datasets", dataset), data_dir)
+    image = image or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus)
     return {
         "name": name, "cron": cron.strip(), "timezone": tz,
         "spec": {
             "model": model, "dataset": dataset, "args": container_args(model, dataset, options, sets, data_dir),
             "image": image, "gpus": gpus,
-            "out_dir": str(out), "data_dir": str(Path(data_dir).absolute()) if data_dir else None,
+            "out_dir": str(out), "data_dir": str(data_dir) if data_dir else None, "memory": memory, "cpus": cpus,
         },
         "concurrency": concurrency, "starting_deadline": starting_deadline, "retries": retries,
         "backoff": backoff, "timeout": timeout, "paused": 0, "last_slot": now, "created": now,
     }
+
+
+def default_image(gpus: int) -> str:
+    """The newest job image built for the installed plugins (CUDA for GPU jobs), asked of the engine."""
+    from ..docker import image, runner
+
+    return image.image_for_plugins(runner.client(), "cuda" if gpus else "cpu")
 
 
 def config_sets(settings: dict) -> list[str]:
