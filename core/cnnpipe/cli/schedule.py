@@ -81,8 +81,9 @@ def show(name):
     tz = s["timezone"]
     for key in ("name", "cron", "timezone", "concurrency", "starting_deadline", "retries", "backoff", "timeout", "paused"):
         click.echo(f"{key:<18} {s[key] if s[key] is not None else '-'}")
-    for key in ("model", "dataset", "image", "gpus", "out_dir", "data_dir"):
-        click.echo(f"{key:<18} {s['spec'][key] if s['spec'][key] is not None else '-'}")
+    for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
+        value = s["spec"].get(key)
+        click.echo(f"{key:<18} {'-' if value is None else value}")
     click.echo(f"{'container args':<18} cnnpipe run {' '.join(s['spec']['args'])}")
     at = time.time()
     for i in range(3):
