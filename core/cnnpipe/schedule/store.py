@@ -90,6 +90,7 @@ class Store:
         self.id = self.meta("store_id")
 
     def close(self) -> None:
+        """Close the connection."""
         self.db.close()
 
     @contextmanager
@@ -104,6 +105,7 @@ class Store:
         self.db.execute("COMMIT")
 
     def version(self) -> int:
+        """The file's schema version (SQLite ``user_version``)."""
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self, target: int | None = None) -> None:
@@ -125,12 +127,14 @@ class Store:
                 db.execute(f"PRAGMA user_version = {version + 1}")
 
     def meta(self, key: str):
+        """A value of the ``meta`` table (``store_id``: the id job containers are labelled with)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     # schedules
 
     def add_schedule(self, row: dict) -> None:
+        """Store a new schedule; a one-line error when the name is taken."""
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         values = [json.dumps(v) if k == "spec" else v for k, v in row.items()]
@@ -140,6 +144,7 @@ class Store:
             db.execute(f"INSERT INTO schedules ({cols}) VALUES ({marks})", values)
 
     def schedules(self) -> list[dict]:
+        """Every schedule, by name."""
         return [schedule_dict(r) for r in self.db.execute("SELECT * FROM schedules ORDER BY name")]
 
     def schedule(self, name: str) -> dict:
@@ -151,6 +156,7 @@ class Store:
         return schedule_dict(row)
 
     def set_paused(self, name: str, paused: bool, now: float) -> None:
+        """Pause or resume ``name``."""
         self.schedule(name)
         with self.tx() as db:
             # On resume, slots that passed while paused are not owed.
@@ -159,6 +165,7 @@ class Store:
             db.execute(f"UPDATE schedules SET paused = ?{extra} WHERE name = ?", args)
 
     def remove_schedule(self, name: str) -> None:
+        """Delete ``name``; its jobs stay in the history."""
         self.schedule(name)
         with self.tx() as db:
             db.execute("DELETE FROM schedules WHERE name = ?", (name,))
@@ -177,6 +184,7 @@ class Store:
         return cur.lastrowid if cur.rowcount else None
 
     def jobs(self, schedule=None, states=None, limit=None) -> list[dict]:
+        """Jobs oldest first, optionally of one schedule, in some states, or only the newest ``limit``."""
         sql, args = "SELECT * FROM jobs WHERE 1", []
         if schedule:
             sql += " AND schedule = ?"
@@ -190,6 +198,7 @@ class Store:
         return [job_dict(r) for r in self.db.execute(sql, args)]
 
     def job(self, job_id) -> dict:
+        """The job with id ``job_id``; a one-line error otherwise."""
         try:
             key = int(job_id)
         except (TypeError, ValueError):
