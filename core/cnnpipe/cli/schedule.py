@@ -1,0 +1,175 @@
+"""``cnnpipe schedule ...`` and ``cnnpipe scheduler``: cron schedules of container jobs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+
+import click
+
+from ..errors import UsageError
+from . import main, registry
+
+
+def open_store():
+    from ..schedule.store import Store
+
+    return Store()
+
+
+@main.group()
+def schedule():
+    """Cron schedules of training jobs that run in containers (see docs/scheduling.md)."""
+
+
+@schedule.command("add", context_settings={"ignore_unknown_options": False})
+@click.argument("name")
+@click.option("--cron", required=True, metavar="EXPR", help='Five-field cron line, e.g. "0 2 * * *", or @daily.')
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA time zone of the cron line.")
+@click.option("--gpus", type=int, default=0, show_default=True, help="GPUs each job gets, exclusively.")
+@click.option("--image", help="Job image (default CNNPIPE_IMAGE, else the newest built for the installed plugins).")
+@click.option("--concurrency", default="forbid", show_default=True,
+              help="When a slot comes while the last job still runs: forbid (skip), allow, replace.")
+@click.option("--starting-deadline", type=float, default=3600, show_default=True, metavar="SECONDS",
+              help="A slot later than this (scheduler down) is recorded as missed instead of run.")
+@click.option("--retries", type=int, default=0, show_default=True, help="Retries of a failed job.")
+@click.option("--backoff", type=float, default=60, show_default=True, metavar="SECONDS",
+              help="Wait before the first retry; doubles for each further one.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Stop a job that runs longer and record it failed.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="-- MODEL DATASET [RUN OPTIONS]")
+@click.pass_context
+def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, run_args):
+    """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot."""
+    from ..schedule import resources, slots, spec
+
+    row = spec.build(registry(ctx), name, cron, tz, run_args, gpus=gpus, image=image, concurrency=concurrency,
+                     starting_deadline=starting_deadline, retries=retries, backoff=backoff, timeout=timeout,
+                     available_gpus=resources.configured().gpus if gpus else (), now=time.time())
+    store = open_store()
+    store.add_schedule(row)
+    nxt = slots.next_slot(row["cron"], tz, row["last_slot"])
+    click.echo(f"added schedule {name}: {row['spec']['model']} on {row['spec']['dataset']}, "
+               f"next slot {slots.show(nxt, tz)}")
+
+
+@schedule.command("list")
+def list_():
+    """List schedules with their next slot and last job."""
+    from ..schedule import slots
+
+    store = open_store()
+    rows = store.schedules()
+    if not rows:
+        click.echo("no schedules; add one with cnnpipe schedule add")
+    for s in rows:
+        last = store.jobs(schedule=s["name"], limit=1)
+        state = f"last job {last[0]['id']} {last[0]['state']}" if last else "no jobs yet"
+        nxt = "paused" if s["paused"] else "next " + slots.show(slots.next_slot(s["cron"], s["timezone"], time.time()), s["timezone"])
+        click.echo(f"{s['name']:<20} {s['cron']:<16} {nxt:<32} {state}")
+
+
+@schedule.command()
+@click.argument("name")
+def show(name):
+    """Show a schedule's settings, its next slots and its recent jobs."""
+    from ..schedule import slots
+
+    store = open_store()
+    s = store.schedule(name)
+    tz = s["timezone"]
+    for key in ("name", "cron", "timezone", "concurrency", "starting_deadline", "retries", "backoff", "timeout", "paused"):
+        click.echo(f"{key:<18} {s[key] if s[key] is not None else '-'}")
+    for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
+        value = s["spec"].get(key)
+        click.echo(f"{key:<18} {'-' if value is None else value}")
+    click.echo(f"{'container args':<18} cnnpipe run {' '.join(s['spec']['args'])}")
+    at = time.time()
+    for i in range(3):
+        at = slots.next_slot(s["cron"], tz, at)
+        click.echo(f"{'next slot' if i == 0 else '':<18} {slots.show(at, tz)}")
+    for job in store.jobs(schedule=name, limit=5):
+        click.echo(f"job {job['id']:<5} {slots.show(job['slot'], tz)}  {job['state']}")
+
+
+@schedule.command()
+@click.argument("name")
+def remove(name):
+    """Remove a schedule (its job history stays)."""
+    open_store().remove_schedule(name)
+    click.echo(f"removed schedule {name}")
+
+
+@schedule.command()
+@click.argument("name")
+def pause(name):
+    """Stop firing a schedule's slots until it is resumed."""
+    open_store().set_paused(name, True, time.time())
+    click.echo(f"paused schedule {name}")
+
+
+@schedule.command()
+@click.argument("name")
+def resume(name):
+    """Fire a paused schedule again, from its next slot on."""
+    open_store().set_paused(name, False, time.time())
+    click.echo(f"resumed schedule {name}")
+
+
+@schedule.command("run-now")
+@click.argument("name")
+def run_now(name):
+    """Queue a job of NAME now; the scheduler starts it on its next pass."""
+    from ..schedule.resources import Resources
+    from ..schedule.scheduler import Scheduler
+
+    job_id = Scheduler(open_store(), None, Resources()).run_now(name)
+    click.echo(f"queued job {job_id}")
+
+
+@schedule.command()
+@click.argument("name")
+@click.option("--kubernetes", is_flag=True, required=True, help="Write a Kubernetes CronJob (JSON, for kubectl apply -f).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+def export(name, kubernetes, output):
+    """Write the Kubernetes CronJob equivalent to schedule NAME."""
+    from ..files import atomic_path
+    from ..schedule.kube import cronjob
+
+    text = json.dumps(cronjob(open_store().schedule(name)), indent=2) + "\n"
+    if output:
+        with atomic_path(output) as tmp:
+            tmp.write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Do one pass and exit (for tests, cron or a systemd timer).")
+@click.option("--interval", type=float, default=10, show_default=True, metavar="SECONDS", help="Time between passes.")
+@click.option("--gpus", metavar="IDS", help="GPU ids jobs may use, e.g. 0,1, or none (default CNNPIPE_GPUS, else detected).")
+@click.option("--cpu-jobs", type=int, help="CPU-only jobs that may run at once (default CNNPIPE_CPU_JOBS, else 1).")
+def scheduler(once, interval, gpus, cpu_jobs):
+    """Fire due schedules and run their jobs, in the foreground."""
+    from ..schedule import resources
+    from ..schedule.launcher import DockerLauncher
+    from ..schedule.scheduler import Scheduler, loop
+
+    if interval <= 0:
+        raise UsageError(f"--interval must be positive, got {interval}")
+    res = resources.configured(gpus, cpu_jobs)
+    store = open_store()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    launcher = DockerLauncher(store.id)
+    launcher.client  # fail now, with one line, when no engine answers
+    sched = Scheduler(store, launcher, res)
+    if once:
+        sched.tick()
+        return
+    click.echo(f"scheduler on {store.path}: GPUs {', '.join(res.gpus) or 'none'}, {res.cpu_slots} CPU job(s) at once", err=True)
+    stopping = []
+    # systemd stops the service with SIGTERM: finish the current pass, then exit. Jobs keep running
+    # in their containers and the next scheduler picks them up.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    loop(sched, interval, stop=lambda: bool(stopping))
