@@ -1,0 +1,45 @@
+from cnnpipe.testing import ModelContract
+
+BOOK_SHAPES = [
+    (1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12), (1, 384, 12, 12),
+    (1, 384, 5, 5), (1, 384, 5, 5), (1, 10, 5, 5), (1, 10, 1, 1), (1, 10),
+]
+
+
+def conv(c_in, c_out, k):
+    return c_out * (c_in * k * k + 1)
+
+
+def nin_block(c_in, c_out, k):
+    return conv(c_in, c_out, k) + 2 * conv(c_out, c_out, 1)
+
+
+class TestNiN(ModelContract):
+    model = "nin"
+    # 67 is the smallest side that leaves the third 3x3/2 max-pool a 3x3 window: 67 -> 15 -> 7 -> 3 -> 1.
+    input_shape = (2, 1, 67, 67)
+
+
+def test_book_shapes(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "nin")
+    trainer = cnnpipe_registry.get("trainers", "mxnet")
+    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    assert spec.sample_shape == (1, 1, 224, 224)
+    assert [shape for _, shape in layers] == BOOK_SHAPES
+    # No dense layer: the count does not depend on the input size.
+    assert num_params == nin_block(1, 96, 11) + nin_block(96, 256, 5) + nin_block(256, 384, 3) + nin_block(384, 10, 3)
+
+
+def test_recipe_is_the_books(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "nin")
+    recipe = spec.recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+        0.1, 128, 5, "sgd", 224, "xavier")
+    assert spec.arch == {"dropout": 0.5}
+
+
+def test_bad_dropout_is_a_one_line_error(cnnpipe_cli):
+    result = cnnpipe_cli("info", "nin", "--set", "arch.dropout=-0.1")
+    assert result.exit_code == 2, result.output
+    assert "model 'nin' rejected its architecture arguments" in result.output
+    assert "Traceback" not in result.output
