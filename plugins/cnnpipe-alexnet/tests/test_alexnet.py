@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from cnnpipe.testing import ModelContract
 
 BOOK_SHAPES = [
@@ -57,3 +60,10 @@ def test_bad_architecture_arguments_are_one_line_errors(cnnpipe_cli):
         assert result.exit_code == 2, result.output
         assert "model 'alexnet' rejected its architecture arguments" in result.output
         assert "Traceback" not in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_alexnet; specs = []; cnnpipe_alexnet.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["alexnet", "False"]

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from cnnpipe.testing import ModelContract
 
 BOOK_SHAPES = [(1, 64, 24, 24), (1, 192, 12, 12), (1, 480, 6, 6), (1, 832, 3, 3), (1, 1024, 1, 1), (1, 10)]
@@ -68,3 +71,10 @@ def test_bad_ratio_is_a_one_line_error(cnnpipe_cli):
         result = cnnpipe_cli("info", "googlenet", "--set", setting)
         assert result.exit_code == 2, result.output
         assert "model 'googlenet' rejected its architecture arguments" in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_googlenet; specs = []; cnnpipe_googlenet.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["googlenet", "False"]

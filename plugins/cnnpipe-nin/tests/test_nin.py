@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from cnnpipe.testing import ModelContract
 
 BOOK_SHAPES = [
@@ -43,3 +46,10 @@ def test_bad_dropout_is_a_one_line_error(cnnpipe_cli):
     assert result.exit_code == 2, result.output
     assert "model 'nin' rejected its architecture arguments" in result.output
     assert "Traceback" not in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_nin; specs = []; cnnpipe_nin.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["nin", "False"]

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from cnnpipe.testing import ModelContract
 
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
@@ -71,3 +74,10 @@ def test_bad_architecture_arguments_are_one_line_errors(cnnpipe_cli):
         assert result.exit_code == 2, (setting, result.output)
         assert "model 'vgg' rejected its architecture arguments" in result.output
         assert "Traceback" not in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_vgg; specs = []; cnnpipe_vgg.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["vgg", "False"]
