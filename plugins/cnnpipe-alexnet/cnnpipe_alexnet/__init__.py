@@ -1,0 +1,43 @@
+"""AlexNet as the book builds it for Fashion-MNIST (d2l 5.6).  MXNet is imported only when the network is built."""
+
+from cnnpipe.hookspecs import hookimpl
+from cnnpipe.specs import ModelSpec, Recipe
+
+
+def build_alexnet(num_classes=10, hidden=4096, dropout=0.5):
+    """Five convolutions with three max-pools, then two ``hidden``-wide dense layers with dropout."""
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(f"hidden must be a whole number of at least 1, got {hidden!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    from mxnet.gluon import nn
+
+    net = nn.HybridSequential()
+    net.add(
+        # A large 11x11 window with stride 4 shrinks the 224x224 input quickly.
+        nn.Conv2D(96, kernel_size=11, strides=4, activation="relu"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        nn.Conv2D(256, kernel_size=5, padding=2, activation="relu"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        nn.Conv2D(384, kernel_size=3, padding=1, activation="relu"),
+        nn.Conv2D(384, kernel_size=3, padding=1, activation="relu"),
+        nn.Conv2D(256, kernel_size=3, padding=1, activation="relu"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        # Dropout keeps the very wide dense layers from overfitting.
+        nn.Dense(hidden, activation="relu"), nn.Dropout(dropout),
+        nn.Dense(hidden, activation="relu"), nn.Dropout(dropout),
+        nn.Dense(num_classes),
+    )
+    return net
+
+
+@hookimpl
+def cnnpipe_register_models(register):
+    register(ModelSpec(
+        name="alexnet",
+        build=build_alexnet,
+        recipes={"fashion-mnist": Recipe(lr=0.01, batch_size=128, num_epochs=5, resize=224)},
+        arch={"hidden": 4096, "dropout": 0.5},
+        sample_shape=(1, 1, 224, 224),
+        summary="AlexNet: five ReLU convolutions, dropout between 4096-wide dense layers (d2l 5.6)",
+    ))

@@ -1,0 +1,28 @@
+"""GoogLeNet as the book builds it (d2l 5.9).  MXNet is imported only when the network is built."""
+
+from cnnpipe.hookspecs import hookimpl
+from cnnpipe.specs import ModelSpec, Recipe
+
+# The narrowest convolutions have 16 channels; a larger ratio would leave some with none.
+MAX_RATIO = 16
+
+
+def build_googlenet(num_classes=10, ratio=1):
+    """Blocks b1..b5 of Inception blocks, then a dense layer; ``ratio`` divides every channel count (1: the book's)."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int) or not 1 <= ratio <= MAX_RATIO:
+        raise ValueError(f"ratio must be a whole number from 1 to {MAX_RATIO}, got {ratio!r}")
+    from .inception import googlenet
+
+    return googlenet(num_classes, ratio)
+
+
+@hookimpl
+def cnnpipe_register_models(register):
+    register(ModelSpec(
+        name="googlenet",
+        build=build_googlenet,
+        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, num_epochs=5, resize=96)},
+        arch={"ratio": 1},
+        sample_shape=(1, 1, 96, 96),
+        summary="GoogLeNet: five blocks of Inception blocks with four parallel paths (d2l 5.9)",
+    ))

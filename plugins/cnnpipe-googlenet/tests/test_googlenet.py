@@ -1,0 +1,99 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cnnpipe.testing import ModelContract
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+BOOK_SHAPES = [(1, 64, 24, 24), (1, 192, 12, 12), (1, 480, 6, 6), (1, 832, 3, 3), (1, 1024, 1, 1), (1, 10)]
+# The book's Inception arguments (c1, c2, c3, c4), block by block.
+B3 = [(64, (96, 128), (16, 32), 32), (128, (128, 192), (32, 96), 64)]
+B4 = [(192, (96, 208), (16, 48), 64), (160, (112, 224), (24, 64), 64), (128, (128, 256), (24, 64), 64),
+      (112, (144, 288), (32, 64), 64), (256, (160, 320), (32, 128), 128)]
+B5 = [(256, (160, 320), (32, 128), 128), (384, (192, 384), (48, 128), 128)]
+
+
+def conv(c_in, c_out, k):
+    return c_out * (c_in * k * k + 1)
+
+
+def googlenet_params(r=1, num_classes=10):
+    """Weights and biases of the book's GoogLeNet with every channel count divided by ``r``."""
+    total = conv(1, 64 // r, 7) + conv(64 // r, 64 // r, 1) + conv(64 // r, 192 // r, 3)
+    c_in = 192 // r
+    for c1, c2, c3, c4 in B3 + B4 + B5:
+        c1, c2, c3, c4 = c1 // r, (c2[0] // r, c2[1] // r), (c3[0] // r, c3[1] // r), c4 // r
+        total += conv(c_in, c1, 1) + conv(c_in, c2[0], 1) + conv(c2[0], c2[1], 3)
+        total += conv(c_in, c3[0], 1) + conv(c3[0], c3[1], 5) + conv(c_in, c4, 1)
+        c_in = c1 + c2[1] + c3[1] + c4
+    return total + num_classes * (c_in + 1)
+
+
+class TestGoogLeNet(ModelContract):
+    model = "googlenet"
+    # Every pooling window is padded, so any side works; 16 still passes 2x2 maps into b4.
+    input_shape = (2, 1, 16, 16)
+
+
+class TestNarrowGoogLeNet(ModelContract):
+    model = "googlenet"
+    input_shape = (2, 1, 16, 16)
+    arch = {"ratio": 16}
+
+
+def test_book_shapes(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "googlenet")
+    trainer = cnnpipe_registry.get("trainers", "mxnet")
+    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    assert spec.sample_shape == (1, 1, 96, 96)
+    assert [name for name, _ in layers] == ["b1", "b2", "b3", "b4", "b5", layers[-1][0]]
+    assert [shape for _, shape in layers] == BOOK_SHAPES
+    assert num_params == googlenet_params()
+
+
+def test_ratio_divides_every_channel_count(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "googlenet")
+    trainer = cnnpipe_registry.get("trainers", "mxnet")
+    layers, num_params = trainer.describe(spec, {"ratio": 4}, spec.sample_shape)
+    assert [shape for _, shape in layers] == [
+        (1, 16, 24, 24), (1, 48, 12, 12), (1, 120, 6, 6), (1, 208, 3, 3), (1, 256, 1, 1), (1, 10)]
+    assert num_params == googlenet_params(4)
+
+
+def test_recipe_is_the_books(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "googlenet")
+    recipe = spec.recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+        0.1, 128, 5, "sgd", 96, "xavier")
+    assert spec.arch == {"ratio": 1}
+
+
+def test_bad_ratio_is_a_one_line_error(cnnpipe_cli):
+    for setting in ("arch.ratio=0", "arch.ratio=17", "arch.ratio=wide"):
+        result = cnnpipe_cli("info", "googlenet", "--set", setting)
+        assert result.exit_code == 2, result.output
+        assert "model 'googlenet' rejected its architecture arguments" in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_googlenet; specs = []; cnnpipe_googlenet.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["googlenet", "False"]
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_trains_on_real_fashion_mnist(cnnpipe_cli, tmp_path):
+    # Above-chance accuracy takes minutes on a CPU; here the whole pipeline (real data, resize,
+    # hybridized training, checkpoints) must run and lower the loss on a small real slice.
+    result = cnnpipe_cli("run", "googlenet", "fashion-mnist", "--limit", "64", "--epochs", "4", "--batch-size", "16",
+                         "--resize", "32", "--device", "cpu", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
+    losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 4 and losses[-1] < losses[0] - 0.002, losses

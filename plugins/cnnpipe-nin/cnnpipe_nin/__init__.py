@@ -1,0 +1,52 @@
+"""Network in Network as the book builds it (d2l 5.8).  MXNet is imported only when the network is built."""
+
+from cnnpipe.hookspecs import hookimpl
+from cnnpipe.specs import ModelSpec, Recipe
+
+
+def nin_block(num_channels, kernel_size, strides, padding, prefix=None):
+    """One convolution followed by two 1x1 convolutions, all with ReLU (the book's ``nin_block``)."""
+    from mxnet.gluon import nn
+
+    blk = nn.HybridSequential(prefix=prefix)
+    blk.add(
+        nn.Conv2D(num_channels, kernel_size, strides, padding, activation="relu"),
+        nn.Conv2D(num_channels, kernel_size=1, activation="relu"),
+        nn.Conv2D(num_channels, kernel_size=1, activation="relu"),
+    )
+    return blk
+
+
+def build_nin(num_classes=10, dropout=0.5):
+    """Three NiN blocks with max-pools, dropout, a last NiN block of ``num_classes`` channels, global average pooling."""
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    from mxnet.gluon import nn
+
+    net = nn.HybridSequential()
+    net.add(
+        nin_block(96, kernel_size=11, strides=4, padding=0, prefix="nin_block0_"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        nin_block(256, kernel_size=5, strides=1, padding=2, prefix="nin_block1_"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        nin_block(384, kernel_size=3, strides=1, padding=1, prefix="nin_block2_"),
+        nn.MaxPool2D(pool_size=3, strides=2),
+        nn.Dropout(dropout),
+        # One channel per class; global average pooling replaces the dense layers.
+        nin_block(num_classes, kernel_size=3, strides=1, padding=1, prefix="nin_block3_"),
+        nn.GlobalAvgPool2D(),
+        nn.Flatten(),
+    )
+    return net
+
+
+@hookimpl
+def cnnpipe_register_models(register):
+    register(ModelSpec(
+        name="nin",
+        build=build_nin,
+        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, num_epochs=5, resize=224)},
+        arch={"dropout": 0.5},
+        sample_shape=(1, 1, 224, 224),
+        summary="Network in Network: conv + 1x1 conv blocks, global average pooling, no dense layer (d2l 5.8)",
+    ))

@@ -1,0 +1,74 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cnnpipe.testing import ModelContract
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+BOOK_SHAPES = [
+    (1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12), (1, 384, 12, 12),
+    (1, 384, 5, 5), (1, 384, 5, 5), (1, 10, 5, 5), (1, 10, 1, 1), (1, 10),
+]
+
+
+def conv(c_in, c_out, k):
+    return c_out * (c_in * k * k + 1)
+
+
+def nin_block(c_in, c_out, k):
+    return conv(c_in, c_out, k) + 2 * conv(c_out, c_out, 1)
+
+
+class TestNiN(ModelContract):
+    model = "nin"
+    # 67 is the smallest side that leaves the third 3x3/2 max-pool a 3x3 window: 67 -> 15 -> 7 -> 3 -> 1.
+    input_shape = (2, 1, 67, 67)
+
+
+def test_book_shapes(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "nin")
+    trainer = cnnpipe_registry.get("trainers", "mxnet")
+    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    assert spec.sample_shape == (1, 1, 224, 224)
+    assert [shape for _, shape in layers] == BOOK_SHAPES
+    # No dense layer: the count does not depend on the input size.
+    assert num_params == nin_block(1, 96, 11) + nin_block(96, 256, 5) + nin_block(256, 384, 3) + nin_block(384, 10, 3)
+
+
+def test_recipe_is_the_books(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "nin")
+    recipe = spec.recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+        0.1, 128, 5, "sgd", 224, "xavier")
+    assert spec.arch == {"dropout": 0.5}
+
+
+def test_bad_dropout_is_a_one_line_error(cnnpipe_cli):
+    result = cnnpipe_cli("info", "nin", "--set", "arch.dropout=-0.1")
+    assert result.exit_code == 2, result.output
+    assert "model 'nin' rejected its architecture arguments" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_nin; specs = []; cnnpipe_nin.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["nin", "False"]
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_trains_on_real_fashion_mnist(cnnpipe_cli, tmp_path):
+    # Above-chance accuracy takes minutes on a CPU; here the whole pipeline (real data, resize,
+    # hybridized training, checkpoints) must run and lower the loss on a small real slice.
+    result = cnnpipe_cli("run", "nin", "fashion-mnist", "--limit", "64", "--epochs", "4", "--batch-size", "16",
+                         "--resize", "67", "--device", "cpu", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
+    losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 4 and losses[-1] < losses[0] - 0.002, losses

@@ -1,0 +1,102 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cnnpipe.testing import ModelContract
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
+HEAD = [(1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10)]
+
+
+def conv(c_in, c_out, k):
+    return c_out * (c_in * k * k + 1)
+
+
+def dense(n_in, n_out):
+    return n_out * (n_in + 1)
+
+
+def vgg_params(conv_arch, ratio, side, c_in=1, num_classes=10):
+    """Weights and biases of every layer; ``side`` is the height of the last block's output."""
+    total = 0
+    for num_convs, channels in conv_arch:
+        for _ in range(num_convs):
+            total += conv(c_in, channels // ratio, 3)
+            c_in = channels // ratio
+    return total + dense(c_in * side * side, 4096) + dense(4096, 4096) + dense(4096, num_classes)
+
+
+def describe(registry, arch, shape):
+    spec = registry.get("models", "vgg")
+    layers, num_params = registry.get("trainers", "mxnet").describe(spec, {**spec.arch, **arch}, shape)
+    return [name for name, _ in layers], [out for _, out in layers], num_params
+
+
+class TestVGG(ModelContract):
+    model = "vgg"
+    # Five 2x2 max-pools halve the side five times: 32 is the smallest input.
+    input_shape = (2, 1, 32, 32)
+
+
+def test_book_shapes_of_vgg11(cnnpipe_registry):
+    names, shapes, num_params = describe(cnnpipe_registry, {"ratio": 1}, (1, 1, 224, 224))
+    assert names[:5] == [f"vgg_block{i}" for i in range(5)]
+    assert shapes == [(1, 64, 112, 112), (1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14), (1, 512, 7, 7)] + HEAD
+    assert num_params == vgg_params(VGG11, 1, 7)
+
+
+def test_book_shapes_of_the_small_net(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "vgg")
+    assert spec.sample_shape == (1, 1, 224, 224)
+    _, shapes, num_params = describe(cnnpipe_registry, {}, spec.sample_shape)
+    assert shapes == [(1, 16, 112, 112), (1, 32, 56, 56), (1, 64, 28, 28), (1, 128, 14, 14), (1, 128, 7, 7)] + HEAD
+    assert num_params == vgg_params(VGG11, 4, 7)
+
+
+def test_conv_arch_sets_the_blocks(cnnpipe_registry):
+    # A TOML list of pairs, as --set arch.conv_arch=[[1,8],[2,16]] gives it.
+    _, shapes, num_params = describe(cnnpipe_registry, {"conv_arch": [[1, 8], [2, 16]], "ratio": 2}, (1, 1, 28, 28))
+    assert shapes == [(1, 4, 14, 14), (1, 8, 7, 7)] + HEAD
+    assert num_params == vgg_params([[1, 8], [2, 16]], 2, 7)
+
+
+def test_recipe_is_the_books(cnnpipe_registry):
+    spec = cnnpipe_registry.get("models", "vgg")
+    recipe = spec.recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+        0.05, 128, 5, "sgd", 224, "xavier")
+    assert spec.arch == {"conv_arch": VGG11, "ratio": 4, "dropout": 0.5}
+
+
+def test_bad_architecture_arguments_are_one_line_errors(cnnpipe_cli):
+    for setting in ("arch.ratio=0", "arch.ratio=128", "arch.conv_arch=[[1,64,3]]", "arch.conv_arch=[]",
+                    "arch.conv_arch=[[0,64]]", "arch.conv_arch=5", "arch.dropout=1"):
+        result = cnnpipe_cli("info", "vgg", "--set", setting)
+        assert result.exit_code == 2, (setting, result.output)
+        assert "model 'vgg' rejected its architecture arguments" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_registering_imports_no_mxnet():
+    code = ("import sys, cnnpipe_vgg; specs = []; cnnpipe_vgg.cnnpipe_register_models(register=specs.append); "
+            "print(specs[0].name, 'mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["vgg", "False"]
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_trains_on_real_fashion_mnist(cnnpipe_cli, tmp_path):
+    # Above-chance accuracy takes minutes on a CPU; here the whole pipeline (real data, resize,
+    # hybridized training, checkpoints) must run and lower the loss on a small real slice.
+    result = cnnpipe_cli("run", "vgg", "fashion-mnist", "--limit", "64", "--epochs", "4", "--batch-size", "16",
+                         "--resize", "32", "--device", "cpu", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
+    losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 4 and losses[-1] < losses[0] - 0.002, losses
