@@ -51,6 +51,7 @@ def epoch_cnnpipe(limit, out):
     import mxnet as mx
 
     return {"seconds": wall, "test_acc": summary["test_acc"], "train_loss": summary["train_loss"],
+            "train_acc": summary["train_acc"],
             "threads": os.environ.get("OMP_NUM_THREADS"), "engine": os.environ.get("MXNET_ENGINE_TYPE"),
             "mxnet": mx.__version__}
 
@@ -80,23 +81,27 @@ def epoch_gluon(limit, out):
     Xt = nd.array(data.test_X, ctx=ctx, dtype="uint8").astype("float32") / 255
     yt = nd.array(data.test_y, ctx=ctx, dtype="float32")
     n, bs = X.shape[0], RECIPE["batch_size"]
+    mx.random.seed(100_003 * 0 + 1)  # cnnpipe's per-epoch seed; Gluon initialises at the first batch
     order = nd.array(np.random.default_rng([0, 1]).permutation(n), ctx=ctx, dtype="int64")
-    loss_sum = nd.zeros(1, ctx=ctx)
-    for s in range(0, n, bs):
+    loss_sum, train_correct = nd.zeros(1, ctx=ctx), nd.zeros(1, ctx=ctx)
+    for s in range(0, n, bs):  # the book's train_ch5: loss and accuracy summed as it trains
         idx = order[s:s + bs]
         Xb, yb = nd.take(X, idx), nd.take(y, idx)
         with autograd.record():
-            l = loss(net(Xb), yb)
+            y_hat = net(Xb)
+            l = loss(y_hat, yb)
         l.backward()
         trainer.step(Xb.shape[0])
         loss_sum += l.sum()
+        train_correct += (y_hat.argmax(axis=1) == yb).sum()
     train_loss = float(loss_sum.asscalar()) / n
+    train_acc = float(train_correct.asscalar()) / n
     correct = nd.zeros(1, ctx=ctx)
     for s in range(0, Xt.shape[0], bs):
         correct += (net(Xt[s:s + bs]).argmax(axis=1) == yt[s:s + bs]).sum()
     test_acc = float(correct.asscalar()) / Xt.shape[0]
     return {"seconds": time.perf_counter() - start, "test_acc": test_acc, "train_loss": train_loss,
-            "threads": os.environ.get("OMP_NUM_THREADS"), "engine": os.environ.get("MXNET_ENGINE_TYPE"),
+            "train_acc": train_acc, "threads": os.environ.get("OMP_NUM_THREADS"), "engine": os.environ.get("MXNET_ENGINE_TYPE"),
             "mxnet": mx.__version__}
 
 
@@ -128,20 +133,23 @@ def epoch_torch(limit, out, threads=None):
     yt = torch.from_numpy(data.test_y.astype(np.int64))
     n, bs = len(X), RECIPE["batch_size"]
     order = torch.from_numpy(np.random.default_rng([0, 1]).permutation(n))
-    loss_sum = torch.zeros(())
+    loss_sum, train_correct = torch.zeros(()), torch.zeros((), dtype=torch.int64)
     net.train()
     for s in range(0, n, bs):
         idx = order[s:s + bs]
         opt.zero_grad()
-        l = loss(net(X[idx]), y[idx])
+        y_hat = net(X[idx])
+        l = loss(y_hat, y[idx])
         l.backward()
         opt.step()
         loss_sum += l.detach() * len(idx)
+        train_correct += (y_hat.detach().argmax(1) == y[idx]).sum()
     net.eval()
     with torch.no_grad():
         correct = sum(int((net(Xt[s:s + bs]).argmax(1) == yt[s:s + bs]).sum()) for s in range(0, len(Xt), bs))
     return {"seconds": time.perf_counter() - start, "test_acc": correct / len(Xt),
-            "train_loss": float(loss_sum) / n, "threads": torch.get_num_threads(), "torch": torch.__version__}
+            "train_loss": float(loss_sum) / n, "train_acc": int(train_correct) / n,
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def throughput(model_name, steps):
