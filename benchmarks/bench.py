@@ -21,21 +21,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORKERS = HERE / "workers.py"
-MANAGED = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE", "CNNPIPE_NO_RUNTIME_DEFAULTS")
-EPOCH_VARIANTS = ("cnnpipe", "gluon", "gluon-stock", "gluon-threaded-engine", "torch", "torch-same-threads")
+MANAGED = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE")  # unset for every variant unless it sets them itself
+EPOCH_VARIANTS = ("cnnpipe", "gluon", "gluon-per-batch-copy", "gluon-one-thread", "torch", "torch-one-thread")
 RATIOS = (  # (name, numerator, denominator, target): the figure is numerator time / denominator time
     ("cnnpipe / bare Gluon loop", "cnnpipe", "gluon", "<= 1.05"),
-    ("cnnpipe / PyTorch (its default threads)", "cnnpipe", "torch", "<= 1.00"),
-    ("cnnpipe / PyTorch (same threads)", "cnnpipe", "torch-same-threads", "<= 1.00"),
-    ("bare Gluon, MXNet defaults / PyTorch (its default threads)", "gluon-stock", "torch", "before: about 2.3"),
-    ("bare Gluon, MXNet defaults / cnnpipe", "gluon-stock", "cnnpipe", "> 1: the runtime settings help"),
-    ("bare Gluon, MXNet defaults / bare Gluon, cnnpipe settings", "gluon-stock", "gluon", "> 1"),
-    ("bare Gluon, threaded engine / bare Gluon, cnnpipe settings", "gluon-threaded-engine", "gluon",
-     "> 1: NaiveEngine helps"),
+    ("cnnpipe / PyTorch", "cnnpipe", "torch", "<= 1.00"),
+    ("bare Gluon / PyTorch, both on one thread", "gluon-one-thread", "torch-one-thread", "(same threads)"),
+    ("bare Gluon with per-batch copies (cnnpipe before) / bare Gluon", "gluon-per-batch-copy", "gluon",
+     "> 1: converting once helps"),
+    ("bare Gluon on one thread / bare Gluon on MXNet's default threads", "gluon-one-thread", "gluon",
+     "< 1: one thread helps"),
 )
 
 
-def machine(settings) -> dict:
+def machine() -> dict:
     """The CPU, cores, load and library versions the figures were measured with."""
     model = platform.processor()
     try:
@@ -58,7 +57,7 @@ def machine(settings) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": versions,
-        "cnnpipe_runtime_settings": settings,
+        "user_settings": {k: os.environ[k] for k in MANAGED if k in os.environ},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -78,28 +77,21 @@ def base_env() -> dict:
     return env
 
 
-def variant_env(variant, settings) -> dict:
-    """cnnpipe and the bare loop run with the same settings (fixed once per benchmark); ``-stock`` with MXNet's."""
+def variant_env(variant) -> dict:
+    """Each library with its own defaults, except the ``-one-thread`` variants."""
     env = base_env()
-    if variant in ("cnnpipe", "gluon"):
-        env.update(settings)
-    elif variant == "gluon-stock":
-        env["CNNPIPE_NO_RUNTIME_DEFAULTS"] = "1"
-    elif variant == "gluon-threaded-engine":
-        env.update({k: val for k, val in settings.items() if k != "MXNET_ENGINE_TYPE"})
+    if variant == "gluon-one-thread":
+        env["OMP_NUM_THREADS"] = "1"
     return env
 
 
-def bench_epochs(rounds, limit, settings, variants, out) -> dict:
+def bench_epochs(rounds, limit, variants, out) -> dict:
     """LeNet, one epoch plus the test pass, each variant once per round, interleaved."""
     times = {v: [] for v in variants}
     runs = {v: [] for v in variants}
     for r in range(rounds):
         for v in variants:
-            args = ["epoch", v.split("-")[0] if v.startswith("gluon") else v.split("-same")[0], limit or 0, out]
-            if v == "torch-same-threads":
-                args.append(settings["OMP_NUM_THREADS"])
-            result = worker(args, variant_env(v, settings))
+            result = worker(["epoch", v, limit or 0, out], variant_env(v))
             times[v].append(result["seconds"])
             runs[v].append(result)
             print(f"  round {r + 1}/{rounds} {v:20s} {result['seconds']:7.1f} s  test acc {result['test_acc']:.3f}",
@@ -188,8 +180,9 @@ def markdown(results, command) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average_at_start']} at start "
         f"(shared machine), Python {m['python']}, {m['platform']}; "
         + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; measured {m['date']}.", "",
-        "cnnpipe runtime settings for this run: "
-        + ", ".join(f"`{k}={val}`" for k, val in m["cnnpipe_runtime_settings"].items()), "",
+        "Each variant runs with its library's default threads and engine (removed from its environment: "
+        + (", ".join(f"`{k}={val}`" for k, val in m["user_settings"].items()) or "nothing was set")
+        + ") unless its name says otherwise.", "",
     ]
     e = results.get("epochs")
     if e:
@@ -241,10 +234,6 @@ def main(argv=None):
         (Path(args.out) / "RESULTS.md").write_text(text + "\n")
         print(text)
         return
-    sys.path.insert(0, str(HERE.parent / "core"))
-    from cnnpipe.cpu_runtime import defaults
-
-    settings = defaults()  # fixed once, so that cnnpipe and the bare loop run alike
     only = set(args.only.split(","))
     variants = [v for v in args.variants.split(",") if v]
     if any(v.startswith("torch") for v in variants):
@@ -253,11 +242,11 @@ def main(argv=None):
         except metadata.PackageNotFoundError:
             print("PyTorch is not installed (pip install -r benchmarks/requirements.txt); skipping its variants")
             variants = [v for v in variants if not v.startswith("torch")]
-    results = {"machine": machine(settings)}
+    results = {"machine": machine()}
     with tempfile.TemporaryDirectory() as runs:
         if "epochs" in only:
             print("LeNet epoch:", flush=True)
-            results["epochs"] = bench_epochs(args.rounds, args.limit, settings, variants, runs)
+            results["epochs"] = bench_epochs(args.rounds, args.limit, variants, runs)
         if "throughput" in only:
             print("Throughput:", flush=True)
             results["throughput"] = bench_throughput(args.repeats, args.steps)

@@ -117,15 +117,3 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, data):
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
-
-
-def test_runtime_defaults_leave_user_settings_alone():
-    from cnnpipe import cpu_runtime
-
-    env = {"OMP_NUM_THREADS": "7"}
-    cpu_runtime.apply_defaults(env)
-    assert env["OMP_NUM_THREADS"] == "7"
-    assert 1 <= cpu_runtime.free_cores() <= cpu_runtime.usable_cores()
-    env = {"CNNPIPE_NO_RUNTIME_DEFAULTS": "1"}
-    cpu_runtime.apply_defaults(env)
-    assert env == {"CNNPIPE_NO_RUNTIME_DEFAULTS": "1"}

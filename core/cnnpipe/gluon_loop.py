@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 
-from .cpu_runtime import apply_defaults
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, init, nd
 
-# OpenMP and MXNet's engine read these once, when MXNet's library loads: set them before importing it.
-RUNTIME_SETTINGS = apply_defaults()
-
-import mxnet as mx  # noqa: E402
-import numpy as np  # noqa: E402
-from mxnet import autograd, gluon, init, nd  # noqa: E402
-
-from .errors import UsageError  # noqa: E402
-from .files import atomic_path  # noqa: E402
-from .rundir import PARAMS  # noqa: E402
+from .errors import UsageError
+from .files import atomic_path
+from .rundir import PARAMS
 
 INITIALIZERS = {
     "xavier": init.Xavier,
@@ -132,7 +126,6 @@ def train(run) -> list:
     cfg, data = run.config, run.data
     ctx = context(cfg.device)
     run.record_version("mxnet", mx.__version__)
-    run.record_version("runtime", " ".join(f"{k}={os.environ.get(k, '')}" for k in RUNTIME_SETTINGS))
     mx.random.seed(cfg.seed)
     net = build(run.model, cfg.arch, data.num_classes)
     trainer_states = None
