@@ -26,6 +26,7 @@ EPOCH_VARIANTS = ("cnnpipe", "gluon", "gluon-per-batch-copy", "gluon-one-thread"
 RATIOS = (  # (name, numerator, denominator, target): the figure is numerator time / denominator time
     ("cnnpipe / bare Gluon loop", "cnnpipe", "gluon", "<= 1.05"),
     ("cnnpipe / PyTorch", "cnnpipe", "torch", "<= 1.00"),
+    ("cnnpipe without the plot reporter / bare Gluon loop", "cnnpipe-no-plot", "gluon", "<= 1.05"),
     ("bare Gluon / PyTorch, both on one thread", "gluon-one-thread", "torch-one-thread", "(same threads)"),
     ("bare Gluon with per-batch copies (cnnpipe before) / bare Gluon", "gluon-per-batch-copy", "gluon",
      "> 1: converting once helps"),

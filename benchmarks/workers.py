@@ -28,13 +28,13 @@ def load_fashion_mnist(limit=None):
     return data
 
 
-def epoch_cnnpipe(limit, out):
-    """cnnpipe's own path: ``prepare`` then ``execute`` with the default reporters, one epoch."""
+def epoch_cnnpipe(limit, out, reporters=None):
+    """cnnpipe's own path: ``prepare`` then ``execute`` with the default (or named) reporters, one epoch."""
     from cnnpipe.pipeline import prepare
     from cnnpipe.registry import build_registry
     from cnnpipe.run import execute
 
-    options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu"}
+    options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu", "reporters": reporters}
     run, reporters = prepare(build_registry(), "lenet", "fashion-mnist", options=options)
     import contextlib
     import io
@@ -239,6 +239,8 @@ def main(argv):
             result = epoch_gluon(limit, out, per_batch_copy=variant.endswith("per-batch-copy"))
         elif variant == "cnnpipe":
             result = epoch_cnnpipe(limit, out)
+        elif variant == "cnnpipe-no-plot":  # the default reporters but the matplotlib one
+            result = epoch_cnnpipe(limit, out, ["console", "metrics", "summary"])
         else:
             raise SystemExit(f"unknown variant {variant}")
     elif kind == "throughput":
