@@ -99,12 +99,37 @@ def to_device(Xb, yb, ctx, resize):
     return X, nd.array(yb, ctx=ctx, dtype="float32")
 
 
+def device_arrays(X, y, ctx):
+    """A whole split on ``ctx`` once: ``X`` as float32 scaled like :func:`to_device`, ``y`` as float32."""
+    X = np.ascontiguousarray(X)
+    Xd = nd.array(X, ctx=ctx, dtype=X.dtype)
+    if X.dtype == np.uint8:
+        Xd = Xd.astype("float32") / 255
+    return Xd, nd.array(np.asarray(y), ctx=ctx, dtype="float32")
+
+
+def device_batches(X, y, batch_size, order=None, resize=None):
+    """Yield device ``(X, y)`` batches of arrays from :func:`device_arrays`, gathered in ``order``."""
+    for start in range(0, X.shape[0], batch_size):
+        stop = min(start + batch_size, X.shape[0])
+        if order is None:
+            Xb, yb = X[start:stop], y[start:stop]
+        else:
+            idx = order[start:stop]
+            Xb, yb = nd.take(X, idx), nd.take(y, idx)
+        if resize and Xb.shape[2:] != (resize, resize):
+            Xb = nd.contrib.BilinearResize2D(Xb, height=resize, width=resize)
+        yield Xb, yb
+
+
 def evaluate_accuracy(net, X, y, batch_size, ctx, resize) -> float:
+    """Accuracy of ``net`` on numpy ``X``, ``y``, or on device arrays from :func:`device_arrays`."""
+    if not isinstance(X, nd.NDArray):
+        X, y = device_arrays(X, y, ctx)
     correct = nd.zeros(1, ctx=ctx)
-    for Xb, yb in batches(X, y, batch_size):
-        Xd, yd = to_device(Xb, yb, ctx, resize)
+    for Xd, yd in device_batches(X, y, batch_size, resize=resize):
         correct += (net(Xd).argmax(axis=1) == yd).sum()
-    return float(correct.asscalar()) / len(X)
+    return float(correct.asscalar()) / X.shape[0]
 
 
 def train(run) -> list:
@@ -127,30 +152,33 @@ def train(run) -> list:
         trainer.load_states(trainer_states)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     n = len(data.train_X)
+    # The data are converted once, not per batch: the same float32 values, no per-batch host copies.
+    train_X, train_y = device_arrays(data.train_X, data.train_y, ctx)
+    test_X, test_y = device_arrays(data.test_X, data.test_y, ctx)
     every = max(1, -(-n // cfg.batch_size) // PROGRESS_UPDATES)
     for epoch in range(run.start_epoch, cfg.epochs + 1):
         # Seeding per epoch makes a resumed run draw what an uninterrupted one would.
         mx.random.seed(cfg.seed * 100_003 + epoch)
         order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+        order = nd.array(order, ctx=ctx, dtype="int64")
         loss_sum, correct = nd.zeros(1, ctx=ctx), nd.zeros(1, ctx=ctx)
         start = time.perf_counter()
         done = 0
-        for i, (Xb, yb) in enumerate(batches(data.train_X, data.train_y, cfg.batch_size, order)):
-            X, y = to_device(Xb, yb, ctx, cfg.resize)
+        for i, (X, y) in enumerate(device_batches(train_X, train_y, cfg.batch_size, order, cfg.resize)):
             with autograd.record():
                 y_hat = net(X)
                 l = loss(y_hat, y)
             l.backward()
-            trainer.step(len(Xb))
+            trainer.step(X.shape[0])
             loss_sum += l.sum()
             correct += (y_hat.argmax(axis=1) == y).sum()
-            done += len(Xb)
+            done += X.shape[0]
             if (i + 1) % every == 0:
                 l.wait_to_read()
                 run.progress(epoch, done, n, done / (time.perf_counter() - start))
         train_loss = float(loss_sum.asscalar()) / n
         train_time = time.perf_counter() - start
-        test_acc = evaluate_accuracy(net, data.test_X, data.test_y, cfg.batch_size, ctx, cfg.resize)
+        test_acc = evaluate_accuracy(net, test_X, test_y, cfg.batch_size, ctx, cfg.resize)
         checkpoint = run.run_dir.checkpoint(epoch)
         with atomic_path(checkpoint / PARAMS) as tmp:
             net.save_parameters(str(tmp))

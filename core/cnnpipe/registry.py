@@ -7,7 +7,6 @@ from difflib import get_close_matches
 
 from . import specs
 from .errors import UsageError
-from .plugins import PluginInfo, _mark_broken, _warn, load_plugins
 
 KINDS = {
     "datasets": specs.DatasetSpec,
@@ -21,7 +20,7 @@ SINGULAR = {"datasets": "dataset", "models": "model", "trainers": "trainer", "re
 class Registry:
     """Specs by kind and name, plus the plugin manager and what each plugin registered."""
 
-    def __init__(self, pm, infos: list[PluginInfo]):
+    def __init__(self, pm, infos: list):
         self.pm = pm
         self.infos = infos
         self.specs: dict[str, dict[str, object]] = {kind: {} for kind in KINDS}
@@ -47,7 +46,7 @@ class Registry:
         maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise UsageError(f"unknown {SINGULAR[kind]} '{name}'{maybe}; choose from: {valid}")
 
-    def drop(self, info: PluginInfo) -> None:
+    def drop(self, info) -> None:
         """Forget everything ``info``'s plugin registered (it broke half-way)."""
         for kind, names in info.registers.items():
             for name in names:
@@ -55,7 +54,7 @@ class Registry:
                     del self.specs[kind][name]
         info.registers = {}
 
-    def add(self, kind: str, spec, info: PluginInfo) -> None:
+    def add(self, kind: str, spec, info) -> None:
         if not isinstance(spec, KINDS[kind]):
             raise TypeError(f"register() for {kind} takes a {KINDS[kind].__name__}, got {type(spec).__name__}")
         if not isinstance(spec.name, str) or not spec.name:
@@ -72,8 +71,12 @@ class Registry:
         info.registers.setdefault(kind, []).append(spec.name)
 
 
-def build_registry(disable=(), warn=_warn) -> Registry:
+def build_registry(disable=(), warn=None) -> Registry:
     """Load every plugin and collect what it registers; broken plugins are warned about and skipped."""
+    # Imported here: plugin loading needs importlib.metadata (0.1-0.3 s), which `cnnpipe --help` can skip.
+    from .plugins import _mark_broken, _warn, load_plugins
+
+    warn = warn or _warn
     pm, infos = load_plugins(disable, warn)
     registry = Registry(pm, infos)
     by_name = {info.name: info for info in infos}
