@@ -17,6 +17,9 @@ INITIALIZERS = {
     "normal": lambda: init.Normal(0.01),
     "uniform": init.Uniform,
 }
+# Not static_shape: with it, MXNet 1.9.1 (CPU) does not keep BatchNorm's running mean and variance
+# up to date in training, and models with batch norm then predict with wrong statistics.
+HYBRIDIZE = {"static_alloc": True}
 PROGRESS_UPDATES = 20  # per epoch; each one waits for the device, so keep them few
 
 
@@ -110,7 +113,7 @@ def train(run) -> list:
         trainer_states = str(checkpoint / "trainer.states")
     else:
         net.initialize(INITIALIZERS[cfg.init](), ctx=ctx)
-    net.hybridize(static_alloc=True, static_shape=True)
+    net.hybridize(**HYBRIDIZE)
     trainer = gluon.Trainer(net.collect_params(), cfg.optimizer.lower(), {"learning_rate": cfg.lr})
     if trainer_states:
         trainer.load_states(trainer_states)
