@@ -93,7 +93,8 @@ def test_multi_channel_correlation_matches_gluon_conv2d(nd):
     conv2d = nn.Conv2D(4, kernel_size=(2, 3), use_bias=False, in_channels=3)
     conv2d.initialize()
     expected = conv2d(X.expand_dims(0))[0]
-    np.testing.assert_allclose(corr2d_multi_in_out(X, conv2d.weight.data()).asnumpy(), expected.asnumpy(), rtol=1e-5)
+    np.testing.assert_allclose(corr2d_multi_in_out(X, conv2d.weight.data()).asnumpy(), expected.asnumpy(),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_pool2d_book_examples(nd):
