@@ -102,7 +102,7 @@ def epoch_gluon(limit, out, per_batch_copy=False):
             y_hat = net(Xb)
             l = loss(y_hat, yb)
         l.backward()
-        trainer.step(Xb.shape[0])
+        trainer.step(bs)  # as the book's train_ch5 and cnnpipe's trainer
         loss_sum += l.sum()
         train_correct += (y_hat.argmax(axis=1) == yb).sum()
     train_loss = float(loss_sum.asscalar()) / n

@@ -67,7 +67,7 @@ def reference(data, epochs):
             with autograd.record():
                 l = loss(net(X), y)
             l.backward()
-            trainer.step(len(idx))
+            trainer.step(BATCH)  # the book's train_ch5 scales the short last batch by batch_size too
             total += float(l.sum().asscalar())
         X = nd.array(data.test_X, dtype="uint8").astype("float32") / 255
         correct = (net(X).argmax(axis=1) == nd.array(data.test_y, dtype="float32")).sum()

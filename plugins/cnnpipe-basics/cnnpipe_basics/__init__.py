@@ -1,0 +1,77 @@
+"""The basics of convolution (d2l 5.1-5.4): from-scratch functions in :mod:`cnnpipe_basics.conv`,
+and the book's kernel-learning example as a dataset, a model and a squared-loss trainer.
+
+MXNet is imported only when data is loaded, a network built or a run trained.
+"""
+
+from cnnpipe.hookspecs import hookimpl
+from cnnpipe.specs import DatasetSpec, ModelSpec, Recipe, TrainerSpec
+
+
+def load_edge_image(data_dir=None):
+    """The 6x8 edge image and its edge map (see :func:`cnnpipe_basics.edge.load`)."""
+    from .edge import load
+
+    return load(data_dir)
+
+
+def build_edge_kernel(num_classes=0, kernel_size=(1, 2)):
+    """A bias-free 1x2 convolution with one output channel (see :func:`cnnpipe_basics.edge.build_edge_kernel`)."""
+    from .edge import build_edge_kernel as build
+
+    return build(num_classes, kernel_size)
+
+
+def train(run):
+    from .squared_loss import train as train_squared_loss
+
+    return train_squared_loss(run)
+
+
+def check(config, model):
+    from .squared_loss import check as check_squared_loss
+
+    check_squared_loss(config, model)
+
+
+def describe(model, arch, shape):
+    from cnnpipe import gluon_loop
+
+    return gluon_loop.describe(model, arch, shape)
+
+
+@hookimpl
+def cnnpipe_register_datasets(register):
+    register(DatasetSpec(
+        name="edge-image",
+        load=load_edge_image,
+        summary="one 6x8 image with a vertical dark band; target: its edges, corr2d with [[1, -1]] (d2l 5.1.3)",
+        input_shape=(1, 6, 8),
+        num_classes=0,
+    ))
+
+
+@hookimpl
+def cnnpipe_register_models(register):
+    register(ModelSpec(
+        name="edge-kernel",
+        build=build_edge_kernel,
+        # The book: 10 steps of w -= 3e-2 * grad on the one example, from Gluon's default initialiser.
+        recipes={"edge-image": Recipe(lr=3e-2, batch_size=1, num_epochs=10, init="uniform")},
+        arch={"kernel_size": [1, 2]},
+        sample_shape=(1, 1, 6, 8),
+        summary="a 1x2 convolution kernel learnt from an image and its edges (d2l 5.1.4)",
+        trainer="squared-loss",
+    ))
+
+
+@hookimpl
+def cnnpipe_register_trainers(register):
+    register(TrainerSpec(
+        name="squared-loss",
+        backend="mxnet",
+        train=train,
+        describe=describe,
+        check=check,
+        summary="image-to-image regression with the book's squared loss (d2l 5.1.4), on MXNet",
+    ))

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from cnnpipe.testing import ModelContract
+
+BOOK_SHAPES = [
+    (1, 6, 24, 24), (1, 6, 24, 24), (1, 6, 24, 24), (1, 6, 12, 12),
+    (1, 16, 8, 8), (1, 16, 8, 8), (1, 16, 8, 8), (1, 16, 4, 4),
+    (1, 120), (1, 120), (1, 120),
+    (1, 84), (1, 84), (1, 84),
+    (1, 10),
+]
+
+
+class TestLeNetBNScratch(ModelContract):
+    model = "lenet-bn-scratch"
+    input_shape = (4, 1, 28, 28)
+
+
+class TestLeNetBN(ModelContract):
+    model = "lenet-bn"
+    input_shape = (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])
+def test_book_shapes_and_parameter_count(cnnpipe_registry, name):
+    spec = cnnpipe_registry.get("models", name)
+    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, spec.arch, spec.sample_shape)
+    assert [shape for _, shape in layers] == BOOK_SHAPES
+
+    def conv(cin, cout, k):
+        return cout * (cin * k * k + 1)
+
+    def dense(nin, nout):
+        return nout * (nin + 1)
+
+    # gamma, beta, moving mean and moving variance per channel or feature
+    def bn(c):
+        return 4 * c
+
+    expected = (conv(1, 6, 5) + bn(6) + conv(6, 16, 5) + bn(16) + dense(16 * 4 * 4, 120) + bn(120)
+                + dense(120, 84) + bn(84) + dense(84, 10))
+    assert num_params == expected
+
+
+@pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])
+def test_recipe_is_the_books(cnnpipe_registry, name):
+    recipe = cnnpipe_registry.get("models", name).recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.init, recipe.resize) == (
+        1.0, 256, 5, "sgd", "xavier", None)
+
+
+def test_architecture_argument_reaches_the_network(cnnpipe_registry):
+    net = cnnpipe_registry.get("models", "lenet-bn-scratch").build(num_classes=10, activation="relu")
+    assert "relu" in repr(net[2])
