@@ -44,8 +44,10 @@ def build(model, arch, num_classes):
         raise UsageError(f"model '{model.name}' rejected its architecture arguments {arch}: {exc}")
 
 
-def check(config, model) -> None:
-    """Refuse an optimizer, initialiser, device or architecture this trainer cannot use."""
+def check(config, model, data=None) -> None:
+    """Refuse an optimizer, initialiser, device, architecture or dataset this trainer cannot use."""
+    if data is not None and not data.class_names:
+        raise UsageError(f"trainer 'mxnet' trains classifiers; dataset '{config.dataset}' has no class labels")
     if config.optimizer.lower() not in mx.optimizer.Optimizer.opt_registry:
         valid = ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))
         raise UsageError(f"unknown optimizer '{config.optimizer}'; MXNet offers: {valid}")
@@ -61,9 +63,18 @@ def check(config, model) -> None:
         net.initialize()
         net(nd.zeros((1,) + shape[1:]))
     except (mx.base.MXNetError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0].split("MXNetError: ")[-1]
-        raise UsageError(f"model '{model.name}' rejected its architecture arguments {config.arch} "
-                         f"for {shape[1:]} inputs: {first}")
+        first = mxnet_message(exc)
+        raise UsageError(f"model '{model.name}' cannot take {shape[1:]} inputs with architecture arguments "
+                         f"{config.arch}: {first}")
+
+
+def mxnet_message(exc) -> str:
+    """The line of an MXNet error that says what is wrong, without its C++ traceback."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if "MXNetError: " in line:
+            return line.split("MXNetError: ", 1)[1]
+    return lines[0] if lines else type(exc).__name__
 
 
 def describe(model, arch, shape):

@@ -127,9 +127,9 @@ def prepare(registry, model_name=None, dataset_name=None, *, options=None, sets=
     dataset = registry.get("datasets", config.dataset)
     trainer = pick_trainer(registry, model, config.trainer)
     specs = reporter_specs(registry, config.reporters)
-    if trainer.check is not None:
-        trainer.check(config, model)
     data = load_data(dataset, config)
+    if trainer.check is not None:
+        trainer.check(config, model, data)
     if run_dir is None:
         run_dir = RunDir.create(config.out, config.model, config.dataset)
         run_dir.write_config({

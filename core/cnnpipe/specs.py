@@ -88,8 +88,8 @@ class TrainerSpec:
 
     ``train(run)`` trains ``run`` (a :class:`cnnpipe.run.Run`) and returns the list of epoch metrics;
     ``describe(model, arch, shape)`` returns ``(layers, num_params)`` where ``layers`` is a list of
-    ``(name, output_shape)`` for ``cnnpipe info``; ``check(config, model)`` raises
-    :class:`cnnpipe.errors.UsageError` for settings this trainer cannot honour, before anything is written.
+    ``(name, output_shape)`` for ``cnnpipe info``; ``check(config, model, data)`` raises
+    :class:`cnnpipe.errors.UsageError` for settings or data this trainer cannot honour, before anything is written.
     """
 
     name: str

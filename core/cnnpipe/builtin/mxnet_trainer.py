@@ -16,10 +16,10 @@ def describe(model, arch, shape):
     return gluon_loop.describe(model, arch, shape)
 
 
-def check(config, model):
+def check(config, model, data=None):
     from cnnpipe import gluon_loop
 
-    gluon_loop.check(config, model)
+    gluon_loop.check(config, model, data)
 
 
 @hookimpl

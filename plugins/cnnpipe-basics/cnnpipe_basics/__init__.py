@@ -28,10 +28,10 @@ def train(run):
     return train_squared_loss(run)
 
 
-def check(config, model):
+def check(config, model, data=None):
     from .squared_loss import check as check_squared_loss
 
-    check_squared_loss(config, model)
+    check_squared_loss(config, model, data)
 
 
 def describe(model, arch, shape):

@@ -21,9 +21,10 @@ from cnnpipe.rundir import PARAMS
 DENSE_TARGET_DATASETS = ("edge-image",)
 
 
-def check(config, model) -> None:
+def check(config, model, data=None) -> None:
     """Refuse datasets with class labels, then what the ``mxnet`` trainer refuses."""
-    if config.dataset not in DENSE_TARGET_DATASETS:
+    labelled = bool(data.class_names) if data is not None else config.dataset not in DENSE_TARGET_DATASETS
+    if labelled:
         raise UsageError(
             f"trainer 'squared-loss' fits image targets; dataset '{config.dataset}' has class labels "
             f"(datasets it can train on: {', '.join(DENSE_TARGET_DATASETS)})"
