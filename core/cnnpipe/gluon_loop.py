@@ -146,6 +146,15 @@ def evaluate_accuracy(net, X, y, batch_size, ctx, resize) -> float:
     return float(correct.asscalar()) / X.shape[0]
 
 
+def save_checkpoint(run, epoch, net, trainer) -> None:
+    """Write the parameters and optimizer state after ``epoch``, each file atomically."""
+    checkpoint = run.run_dir.checkpoint(epoch)
+    with atomic_path(checkpoint / PARAMS) as tmp:
+        net.save_parameters(str(tmp))
+    with atomic_path(checkpoint / "trainer.states") as tmp:
+        trainer.save_states(str(tmp))
+
+
 def train(run) -> list:
     """Train ``run`` from its first missing epoch to ``run.config.epochs``."""
     cfg, data = run.config, run.data
@@ -196,11 +205,7 @@ def train(run) -> list:
         train_loss = float(loss_sum.asscalar()) / n
         train_time = time.perf_counter() - start
         test_acc = evaluate_accuracy(net, test_X, test_y, cfg.batch_size, ctx, cfg.resize)
-        checkpoint = run.run_dir.checkpoint(epoch)
-        with atomic_path(checkpoint / PARAMS) as tmp:
-            net.save_parameters(str(tmp))
-        with atomic_path(checkpoint / "trainer.states") as tmp:
-            trainer.save_states(str(tmp))
+        save_checkpoint(run, epoch, net, trainer)
         run.epoch_end({
             "epoch": epoch,
             "train_loss": train_loss,

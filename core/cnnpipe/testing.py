@@ -8,14 +8,24 @@ A model package proves it honours the cnnpipe contract with a few lines::
         model = "lenet"
         input_shape = (2, 1, 28, 28)
 
-Every registered model gets the same checks: it is registered by its own distribution, its output
-has one score per class, it hybridizes to the same function, the same seed gives the same output,
-a few training steps on tiny data lower the loss, and its recipes are sane.
+Every registered model gets the same checks: it is registered by its own distribution, loading it
+imports no MXNet, its output has one score per class, it hybridizes to the same function, the same
+seed gives the same output, a few training steps on tiny data lower the loss, and its recipes are
+sane.  Set ``real_run`` to options of ``cnnpipe run`` (``--limit 64 --epochs 4 ...``) and a short
+run on the real Fashion-MNIST must succeed and lower the training loss.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture
@@ -50,6 +60,7 @@ class ModelContract:
     num_classes: int = 10
     train_steps: int = 8
     lr: float | None = None  # default: the smallest recipe learning rate
+    real_run: tuple = ()  # `cnnpipe run MODEL fashion-mnist` options for a short real run; empty skips it
 
     @pytest.fixture(scope="class")
     def spec(self):
@@ -81,6 +92,34 @@ class ModelContract:
         assert spec.name == self.model
         assert spec.dist and spec.dist != "cnnpipe", "a model comes from its own distribution"
         assert spec.summary, "give the model a one-line summary"
+
+    def test_loading_the_plugin_imports_no_mxnet(self, spec):
+        package = spec.build.__module__.split(".")[0]
+        code = (f"import sys, {package}; from cnnpipe.registry import build_registry; "
+                f"build_registry().get('models', {self.model!r}); print('mxnet' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[-1] == "False", "import MXNet inside build functions, not at module level"
+
+    @pytest.mark.real_data
+    def test_short_run_on_real_fashion_mnist(self, spec, tmp_path):
+        if not self.real_run:
+            pytest.skip("set real_run to check a short run on the real Fashion-MNIST")
+        if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
+            message = f"Fashion-MNIST not installed in {FASHION_MNIST} (apt-get install dataset-fashion-mnist)"
+            pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+        from click.testing import CliRunner
+
+        from cnnpipe.cli import main
+
+        out = tmp_path / "runs"
+        args = ["run", self.model, "fashion-mnist", *self.real_run, "--out", str(out)]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        (run_dir,) = out.iterdir()
+        assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
+        losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        assert losses[-1] < losses[0] - 0.002, f"training loss did not fall: {losses}"
 
     def test_output_has_one_score_per_class(self, spec):
         X, _ = self._data()

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import UsageError
-from ..registry import KINDS, SINGULAR
+from ..registry import KINDS
 from . import main, registry
 
 

@@ -4,6 +4,7 @@ from cnnpipe.testing import ModelContract
 class TestMLP(ModelContract):
     model = "mlp"
     input_shape = (4, 1, 28, 28)
+    real_run = ("--limit", "512", "--epochs", "2")
 
 
 def test_hidden_width_is_an_architecture_argument(cnnpipe_registry):

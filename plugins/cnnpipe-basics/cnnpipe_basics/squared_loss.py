@@ -64,11 +64,7 @@ def train(run) -> list:
             done += len(Xb)
             run.progress(epoch, done, n, done / (time.perf_counter() - start))
         train_time = time.perf_counter() - start
-        checkpoint = run.run_dir.checkpoint(epoch)
-        with atomic_path(checkpoint / PARAMS) as tmp:
-            net.save_parameters(str(tmp))
-        with atomic_path(checkpoint / "trainer.states") as tmp:
-            trainer.save_states(str(tmp))
+        gluon_loop.save_checkpoint(run, epoch, net, trainer)
         run.epoch_end({
             "epoch": epoch,
             "train_loss": loss_sum / n,
