@@ -44,6 +44,13 @@ def test_run_folder_holds_everything(tiny_dataset, tmp_path):
     assert "epoch 2, loss" in log and "finished after 2 epochs" in log
     assert "epoch 1, loss" in result.stderr and "done: test acc" in result.stderr
     assert not list(folder.rglob("*.tmp"))
+    assert (folder / "metrics.jsonl").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def test_recipe_then_file_then_set_then_options(tiny_dataset, tmp_path):
