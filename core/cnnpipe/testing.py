@@ -51,6 +51,21 @@ def cnnpipe_cli(tmp_path, monkeypatch):
     return invoke
 
 
+def conv_params(c_in: int, c_out: int, k: int) -> int:
+    """Parameters of a ``k`` x ``k`` convolution with bias, for counting a model's parameters by hand."""
+    return c_out * (c_in * k * k + 1)
+
+
+def dense_params(n_in: int, n_out: int) -> int:
+    """Parameters of a dense layer with bias."""
+    return n_out * (n_in + 1)
+
+
+def batchnorm_params(channels: int) -> int:
+    """Parameters of a batch-norm layer: gamma, beta, running mean and running variance."""
+    return 4 * channels
+
+
 class ModelContract:
     """Subclass in a test module and set ``model`` (and usually ``input_shape``)."""
 

@@ -1,17 +1,9 @@
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv, dense_params as dense
 
 BOOK_SHAPES = [
     (1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12), (1, 384, 12, 12),
     (1, 384, 12, 12), (1, 256, 12, 12), (1, 256, 5, 5), (1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10),
 ]
-
-
-def conv(c_in, c_out, k):
-    return c_out * (c_in * k * k + 1)
-
-
-def dense(n_in, n_out):
-    return n_out * (n_in + 1)
 
 
 def alexnet_params(c_in, side, hidden, num_classes=10):

@@ -1,17 +1,9 @@
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv, batchnorm_params as bn
 
 
 class TestDenseNet(ModelContract):
     model = "densenet"
     input_shape = (4, 1, 32, 32)
-
-
-def conv(cin, cout, k):
-    return cout * (cin * k * k + 1)
-
-
-def bn(c):
-    return 4 * c  # gamma, beta, running mean, running variance
 
 
 def dense_block(cin, num_convs, growth_rate):

@@ -1,4 +1,4 @@
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv
 
 BOOK_SHAPES = [(1, 64, 24, 24), (1, 192, 12, 12), (1, 480, 6, 6), (1, 832, 3, 3), (1, 1024, 1, 1), (1, 10)]
 # The book's Inception arguments (c1, c2, c3, c4), block by block.
@@ -6,10 +6,6 @@ B3 = [(64, (96, 128), (16, 32), 32), (128, (128, 192), (32, 96), 64)]
 B4 = [(192, (96, 208), (16, 48), 64), (160, (112, 224), (24, 64), 64), (128, (128, 256), (24, 64), 64),
       (112, (144, 288), (32, 64), 64), (256, (160, 320), (32, 128), 128)]
 B5 = [(256, (160, 320), (32, 128), 128), (384, (192, 384), (48, 128), 128)]
-
-
-def conv(c_in, c_out, k):
-    return c_out * (c_in * k * k + 1)
 
 
 def googlenet_params(r=1, num_classes=10):

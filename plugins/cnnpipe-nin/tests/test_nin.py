@@ -1,13 +1,9 @@
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv
 
 BOOK_SHAPES = [
     (1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12), (1, 384, 12, 12),
     (1, 384, 5, 5), (1, 384, 5, 5), (1, 10, 5, 5), (1, 10, 1, 1), (1, 10),
 ]
-
-
-def conv(c_in, c_out, k):
-    return c_out * (c_in * k * k + 1)
 
 
 def nin_block(c_in, c_out, k):

@@ -1,18 +1,10 @@
 
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv, batchnorm_params as bn
 
 
 class TestResNet18(ModelContract):
     model = "resnet18"
     input_shape = (4, 1, 32, 32)
-
-
-def conv(cin, cout, k):
-    return cout * (cin * k * k + 1)
-
-
-def bn(c):
-    return 4 * c  # gamma, beta, running mean, running variance
 
 
 def residual(cin, cout, use_1x1conv):

@@ -1,15 +1,7 @@
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, conv_params as conv, dense_params as dense
 
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 HEAD = [(1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10)]
-
-
-def conv(c_in, c_out, k):
-    return c_out * (c_in * k * k + 1)
-
-
-def dense(n_in, n_out):
-    return n_out * (n_in + 1)
 
 
 def vgg_params(conv_arch, ratio, side, c_in=1, num_classes=10):
