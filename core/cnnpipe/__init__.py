@@ -1,3 +1,3 @@
 """cnnpipe: the convolutional networks of Dive into Deep Learning as a plugin-based pipeline."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

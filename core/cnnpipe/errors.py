@@ -1,12 +1,38 @@
-"""The one exception type for "the user did something wrong"."""
+"""Errors that cnnpipe prints as one line: whose fault it is decides the class and the exit code.
+
+:class:`UsageError` is the user's mistake (a wrong name, option, file or setting); the others say that
+something outside the user's command failed: the container engine, a job, or a plugin's own code.
+"""
+
+from __future__ import annotations
 
 
-class UsageError(Exception):
-    """A user error: the CLI prints its message as one line and exits with ``exit_code``."""
+class CnnpipeError(Exception):
+    """Printed by the CLI as one line (a traceback only with ``--debug``), exiting with ``exit_code``."""
 
-    exit_code = 2
+    exit_code = 1
 
     def __init__(self, message: str, exit_code: int | None = None):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+class UsageError(CnnpipeError):
+    """The user did something wrong: a wrong name, option, file, plugin or setting."""
+
+    exit_code = 2
+
+
+class EngineError(CnnpipeError):
+    """The Docker engine cannot be reached, or refused a request."""
+
+    exit_code = 3
+
+
+class JobError(CnnpipeError):
+    """A job failed for a reason of its own: killed for memory (137), out of time (124), a failed build."""
+
+
+class PluginError(CnnpipeError):
+    """Code of a plugin raised; the message names the plugin and its distribution."""

@@ -3,14 +3,20 @@
 Hooks come in two phases.  *Registration* hooks run once when the plugin manager
 loads; each receives a ``register`` callback and hands it spec objects
 (see :mod:`cnnpipe.specs`).  *Event* hooks run during a training run; reporters
-implement them, and so may any installed plugin that wants to observe runs.
+implement them (as methods marked ``@hookimpl``), and so may any installed plugin
+that wants to observe every run (as module-level functions).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
+
+from .specs import BackendSpec, DatasetSpec, ModelSpec, ReporterSpec
+
+if TYPE_CHECKING:
+    from .run import Run
 
 PROJECT = "cnnpipe"
 
@@ -22,7 +28,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def cnnpipe_register_datasets(register: Callable[[Any], None]) -> None:
+def cnnpipe_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register datasets.
 
     :param register: call with one :class:`cnnpipe.specs.DatasetSpec` per dataset.
@@ -30,7 +36,7 @@ def cnnpipe_register_datasets(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def cnnpipe_register_models(register: Callable[[Any], None]) -> None:
+def cnnpipe_register_models(register: Callable[[ModelSpec], None]) -> None:
     """Register models.
 
     :param register: call with one :class:`cnnpipe.specs.ModelSpec` per model.
@@ -38,15 +44,15 @@ def cnnpipe_register_models(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def cnnpipe_register_trainers(register: Callable[[Any], None]) -> None:
-    """Register trainers, one per training backend or strategy.
+def cnnpipe_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    """Register training backends, one per deep-learning framework (see :mod:`cnnpipe.backend`).
 
-    :param register: call with one :class:`cnnpipe.specs.TrainerSpec` per trainer.
+    :param register: call with one :class:`cnnpipe.specs.BackendSpec` per backend.
     """
 
 
 @hookspec
-def cnnpipe_register_reporters(register: Callable[[Any], None]) -> None:
+def cnnpipe_register_reporters(register: Callable[[ReporterSpec], None]) -> None:
     """Register reporters, which observe runs by implementing the event hooks below.
 
     :param register: call with one :class:`cnnpipe.specs.ReporterSpec` per reporter.
@@ -57,7 +63,7 @@ def cnnpipe_register_reporters(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def cnnpipe_on_run_start(run: Any) -> None:
+def cnnpipe_on_run_start(run: Run) -> None:
     """A run is about to train its first (or, when resumed, next) epoch.
 
     :param run: the :class:`cnnpipe.run.Run`: configuration, run folder, epochs done so far.
@@ -65,7 +71,7 @@ def cnnpipe_on_run_start(run: Any) -> None:
 
 
 @hookspec
-def cnnpipe_on_progress(run: Any, epoch: int, done: int, total: int, images_per_sec: float) -> None:
+def cnnpipe_on_progress(run: Run, epoch: int, done: int, total: int, images_per_sec: float) -> None:
     """Progress within an epoch; called a few times a second at most, never per image.
 
     :param run: the :class:`cnnpipe.run.Run`.
@@ -77,8 +83,8 @@ def cnnpipe_on_progress(run: Any, epoch: int, done: int, total: int, images_per_
 
 
 @hookspec
-def cnnpipe_on_epoch_end(run: Any, metrics: dict) -> None:
-    """An epoch has ended and its checkpoint is on disk.
+def cnnpipe_on_epoch_end(run: Run, metrics: dict) -> None:
+    """An epoch has ended: its checkpoint is on disk and its line is in ``metrics.jsonl``.
 
     :param run: the :class:`cnnpipe.run.Run`.
     :param metrics: ``epoch``, ``train_loss``, ``train_acc``, ``test_acc``, ``time``, ``images_per_sec``.
@@ -86,17 +92,17 @@ def cnnpipe_on_epoch_end(run: Any, metrics: dict) -> None:
 
 
 @hookspec
-def cnnpipe_on_run_end(run: Any, summary: dict) -> None:
-    """A run finished every epoch.
+def cnnpipe_on_run_end(run: Run, summary: dict) -> None:
+    """A run finished every epoch; ``model.params`` and ``summary.json`` are written.
 
     :param run: the :class:`cnnpipe.run.Run`.
-    :param summary: final metrics, total time and the path of the final parameters.
+    :param summary: final metrics, total time and the path of the final parameters (``summary.json``).
     """
 
 
 @hookspec
-def cnnpipe_on_run_failed(run: Any, error: BaseException) -> None:
-    """A run stopped early: an exception or an interrupt (Ctrl-C).
+def cnnpipe_on_run_failed(run: Run, error: BaseException) -> None:
+    """A run stopped early: an exception or an interrupt (Ctrl-C); ``summary.json`` says which.
 
     :param run: the :class:`cnnpipe.run.Run`.
     :param error: what stopped it.

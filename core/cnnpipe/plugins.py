@@ -18,7 +18,6 @@ CORE_DIST = "cnnpipe"
 # Built-in plugins, loaded through the same path as installed ones so that they can be
 # listed and disabled the same way.
 BUILTIN = (
-    ("mxnet-trainer", "cnnpipe.builtin.mxnet_trainer"),
     ("reporters", "cnnpipe.builtin.reporters"),
 )
 
@@ -58,11 +57,12 @@ def _candidates():
         yield ep.name, ep.value, dist, ep.load
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
+    """Print a plugin warning as one line on standard error."""
     print(f"cnnpipe: warning: {message}", file=sys.stderr)
 
 
-def load_plugins(disable=(), warn=_warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     """Create the plugin manager and load every plugin that is not disabled.
 
     A plugin that fails to import or does not match the hook specs is reported through ``warn``
@@ -81,19 +81,18 @@ def load_plugins(disable=(), warn=_warn) -> tuple[pluggy.PluginManager, list[Plu
         try:
             plugin = loader()
             pm.register(plugin, name=name)
-        except Exception as exc:  # a broken plugin must never take the CLI down
-            _mark_broken(pm, info, exc, warn)
-            continue
-        try:
             pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            _mark_broken(pm, info, exc, warn)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit included: a broken plugin must never take the CLI down
+            mark_broken(pm, info, exc, warn)
     return pm, infos
 
 
-def _mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
+def mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
+    """Unregister ``info``'s plugin, record why, and warn once."""
     if pm.has_plugin(info.name):
         pm.unregister(name=info.name)
     info.status = "broken"
-    info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    info.error = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
     warn(f"plugin '{info.name}' from {info.dist} is broken and was skipped ({info.error})")

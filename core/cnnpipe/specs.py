@@ -1,9 +1,17 @@
-"""What plugins register: plain data describing datasets, models, trainers and reporters."""
+"""What plugins register: plain data describing datasets, models, backends and reporters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+# What a model learns; the backend picks the loss and the metrics from it.
+CLASSIFICATION = "classification"  # softmax cross-entropy; accuracy on both splits
+REGRESSION = "regression"  # the book's squared loss (d2l 5.1.4); image targets, no accuracy
+TASKS = (CLASSIFICATION, REGRESSION)
 
 
 @dataclass(frozen=True)
@@ -12,7 +20,7 @@ class Recipe:
 
     lr: float
     batch_size: int
-    num_epochs: int = 5
+    epochs: int = 5
     optimizer: str = "sgd"
     resize: Optional[int] = None
     init: str = "xavier"
@@ -22,8 +30,9 @@ class Recipe:
 class Data:
     """A framework-neutral dataset: numpy arrays plus what a trainer needs to know.
 
-    ``X`` arrays are ``(N, C, H, W)``; ``uint8`` arrays are scaled to ``[0, 1]`` by the trainer,
-    floating ones are used as they are.  ``y`` arrays hold class indices.
+    ``X`` arrays are ``(N, C, H, W)``: ``uint8`` (scaled to ``[0, 1]`` by the backend) or ``float32``
+    (used as they are).  For classification ``y`` arrays hold class indices ``0 .. len(class_names)-1``;
+    for regression they hold float32 targets, one per example.
     """
 
     train_X: Any
@@ -49,67 +58,73 @@ class DatasetSpec:
 
     ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from
     (``None`` when it would have to download them); ``--runner docker`` mounts that folder read-only
-    in the job container and points ``CNNPIPE_DATA_DIR`` at it.
+    in the job container.
     """
 
     name: str
     load: Callable[..., Data]
+    _: KW_ONLY
     summary: str = ""
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
-    dist: str = ""
     locate: Optional[Callable[..., Any]] = None
+    dist: str = ""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model.  ``build(num_classes=..., **arch)`` returns an uninitialised network for ``backend``.
+    """A model: one network, built by each backend it offers.
 
-    ``arch`` holds the default architecture arguments a user may override (``--set arch.NAME=V``);
-    ``recipes`` maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input
-    ``cnnpipe info`` traces layer by layer; ``trainer`` names the trainer to use when the user
-    names none (default: the trainer named after the backend, else the first for the backend).
+    ``builds`` maps backend names to ``build(num_classes=..., **arch)``, which returns an
+    uninitialised network of that backend (a Gluon ``HybridBlock``, a ``torch.nn.Module``); the
+    first entry is the backend used when the user names none.  ``arch`` holds the architecture
+    arguments a user may override (``--set arch.NAME=V``), the same for every backend; ``recipes``
+    maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input ``cnnpipe info``
+    traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.
     """
 
     name: str
-    build: Callable[..., Any]
-    backend: str = "mxnet"
-    recipes: dict[str, Recipe] = field(default_factory=dict)
-    arch: dict[str, Any] = field(default_factory=dict)
+    builds: Mapping[str, Callable[..., Any]]
+    _: KW_ONLY
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    arch: Mapping[str, Any] = field(default_factory=dict)
     sample_shape: tuple[int, ...] = (1, 1, 28, 28)
+    task: str = CLASSIFICATION
     summary: str = ""
-    trainer: Optional[str] = None
     dist: str = ""
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The backends that can build this model, the default first."""
+        return tuple(self.builds)
 
 
 @dataclass(frozen=True)
-class TrainerSpec:
-    """A trainer for one backend.
+class BackendSpec:
+    """A training backend: a deep-learning framework's pieces for the core's trainer.
 
-    ``train(run)`` trains ``run`` (a :class:`cnnpipe.run.Run`) and returns the list of epoch metrics;
-    ``describe(model, arch, shape)`` returns ``(layers, num_params)`` where ``layers`` is a list of
-    ``(name, output_shape)`` for ``cnnpipe info``; ``check(config, model, data)`` raises
-    :class:`cnnpipe.errors.UsageError` for settings or data this trainer cannot honour, before anything is written.
+    ``load()`` imports the framework and returns a :class:`cnnpipe.backend.Backend`; it raises
+    :class:`cnnpipe.errors.UsageError` (saying what to install) when the framework is missing.
+    Nothing heavy is imported before ``load`` is called.
     """
 
     name: str
-    backend: str
-    train: Callable[..., list]
-    describe: Optional[Callable[..., tuple]] = None
-    check: Optional[Callable[..., None]] = None
+    load: Callable[[], "Backend"]
+    _: KW_ONLY
     summary: str = ""
     dist: str = ""
 
 
 @dataclass(frozen=True)
 class ReporterSpec:
-    """A reporter.  ``factory(run)`` returns an object whose methods are event hookimpls.
+    """A reporter.  ``factory(run)`` returns an object whose methods are event hookimpls (``@hookimpl``).
 
     Reporters with ``default=True`` observe every run unless ``--reporter`` names others.
     """
 
     name: str
     factory: Callable[..., Any]
+    _: KW_ONLY
     summary: str = ""
     default: bool = False
     dist: str = ""
