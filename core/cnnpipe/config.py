@@ -1,7 +1,11 @@
-"""A run's configuration: recipe defaults, then a TOML file, then ``--set``, then CLI options."""
+"""A run's configuration: recipe defaults, then a TOML file, then ``--set``, then CLI options.
+
+Every layer is checked on its own, so that an error names the setting and where it came from.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -11,6 +15,7 @@ from typing import Any, Optional
 from .errors import UsageError
 
 DEVICE_RE = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 @dataclass
@@ -22,12 +27,12 @@ class RunConfig:
     epochs: int
     batch_size: int
     lr: float
+    backend: Optional[str] = None
     optimizer: str = "sgd"
     resize: Optional[int] = None
     init: str = "xavier"
     device: str = "auto"
     seed: int = 0
-    trainer: Optional[str] = None
     reporters: list = field(default_factory=lambda: ["default"])
     out: str = "runs"
     limit: Optional[int] = None
@@ -37,14 +42,29 @@ class RunConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_saved(cls, saved: dict) -> "RunConfig":
+        """The configuration recorded in a run folder, older cnnpipe versions' included."""
+        saved = dict(saved)
+        trainer = saved.pop("trainer", None)  # before 0.2 a trainer named the backend ('squared-loss' was MXNet's)
+        if saved.get("backend") is None and trainer is not None:
+            saved["backend"] = "mxnet"
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in known})
+
 
 KEYS = {f.name for f in fields(RunConfig)} - {"model", "dataset"}
 ALIASES = {"num_epochs": "epochs", "reporter": "reporters"}
 
 
+def flag(key: str) -> str:
+    """The command-line spelling of a setting."""
+    return key.replace("_", "-")
+
+
 def normalise_key(key: str, source: str) -> str:
     """Map ``batch-size``/``num_epochs``-style spellings onto a :class:`RunConfig` field name."""
-    name = key.strip().replace("-", "_")
+    name = str(key).strip().replace("-", "_")
     name = ALIASES.get(name, name)
     if name not in KEYS:
         raise UsageError(f"unknown setting '{key}' in {source}; valid settings: {', '.join(sorted(KEYS))}")
@@ -52,7 +72,7 @@ def normalise_key(key: str, source: str) -> str:
 
 
 def read_config_file(path: str) -> dict:
-    """Settings from a TOML file (flat keys, plus an ``[arch]`` table)."""
+    """Settings from a TOML file (flat keys, plus an ``[arch]`` table), each checked."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -61,13 +81,19 @@ def read_config_file(path: str) -> dict:
         raise UsageError(f"config file not found: {path}")
     except IsADirectoryError:
         raise UsageError(f"config file is a folder: {path}")
+    except PermissionError:
+        raise UsageError(f"config file {path} is not readable (permission denied)")
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {path} is not UTF-8 text")
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}")
-    return {normalise_key(k, path): v for k, v in raw.items()}
+    return check_layer({normalise_key(k, path): v for k, v in raw.items()}, f"config file {path}")
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value read as TOML (``4``, ``0.5``, ``true``, ``"x"``), else taken as a string."""
+    """A ``--set`` value read as TOML (``4``, ``0.5``, ``true``, ``"x"``, ``[1, 2]``), else taken as a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -82,10 +108,13 @@ def parse_sets(items) -> dict:
         if not sep or not key.strip():
             raise UsageError(f"--set takes key=value, got '{item}'")
         if key.strip().startswith("arch."):
-            out.setdefault("arch", {})[key.strip()[5:]] = parse_value(value.strip())
+            name = key.strip()[5:]
+            if not name:
+                raise UsageError(f"--set arch.NAME=VALUE needs a NAME, got '{item}'")
+            out.setdefault("arch", {})[name] = parse_value(value.strip())
         else:
             out[normalise_key(key, "--set")] = parse_value(value.strip())
-    return out
+    return check_layer(out, "--set")
 
 
 def merge(*layers: dict) -> dict:
@@ -102,31 +131,62 @@ def merge(*layers: dict) -> dict:
     return merged
 
 
-def _check_int(settings: dict, key: str, low: int = 1) -> None:
-    value = settings.get(key)
-    if value is None:
-        return
+def _where(source: str) -> str:
+    return "" if source == "options" else f" (in {source})"
+
+
+def _whole(key, value, source, low):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UsageError(f"{key.replace('_', '-')} must be a whole number of at least {low}, got {value!r}")
+        raise UsageError(f"{flag(key)} must be a whole number of at least {low}, got {value!r}{_where(source)}")
+    return value
 
 
-def validate(settings: dict) -> dict:
-    """Type and range checks that need no plugin; returns ``settings``."""
-    for key in ("epochs", "batch_size", "resize", "limit"):
-        _check_int(settings, key)
-    _check_int(settings, "seed", 0)
-    lr = settings.get("lr")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
-        raise UsageError(f"lr must be a positive number, got {lr!r}")
-    if "lr" in settings:
-        settings["lr"] = float(settings["lr"])
-    device = settings.get("device", "auto")
-    if not isinstance(device, str) or not DEVICE_RE.match(device):
-        raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {device!r}")
-    reporters = settings.get("reporters")
-    if isinstance(reporters, str):
-        settings["reporters"] = [reporters]
-    arch = settings.get("arch", {})
-    if not isinstance(arch, dict):
-        raise UsageError("arch must be a table of architecture arguments")
-    return settings
+def _name(key, value, source):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise UsageError(f"{flag(key)} must be a name, got {value!r}{_where(source)}")
+    return value
+
+
+def _path(key, value, source):
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{flag(key)} must be a folder path, got {value!r}{_where(source)}")
+    if "\0" in value:
+        raise UsageError(f"{flag(key)} must not contain a NUL character{_where(source)}")
+    return value
+
+
+def check_setting(key: str, value: Any, source: str = "options") -> Any:
+    """``value`` of setting ``key`` checked and normalised; a one-line :class:`UsageError` naming both otherwise."""
+    if value is None:
+        return None
+    if key in ("epochs", "batch_size", "resize", "limit"):
+        return _whole(key, value, source, 1)
+    if key == "seed":
+        return _whole(key, value, source, 0)
+    if key == "lr":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise UsageError(f"lr must be a positive number, got {value!r}{_where(source)}")
+        return float(value)
+    if key == "device":
+        if not isinstance(value, str) or not DEVICE_RE.match(value):
+            raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {value!r}{_where(source)}")
+        return value
+    if key in ("optimizer", "init", "backend"):
+        return _name(key, value, source)
+    if key == "reporters":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise UsageError(f"reporters must be a list of reporter names, got {value!r}{_where(source)}")
+        return list(value)
+    if key in ("out", "data_dir"):
+        return _path(key, value, source)
+    if key == "arch":
+        if not isinstance(value, dict):
+            raise UsageError(f"arch must be a table of architecture arguments, got {value!r}{_where(source)}")
+        return dict(value)
+    raise UsageError(f"unknown setting '{key}'{_where(source)}")
+
+
+def check_layer(settings: dict, source: str) -> dict:
+    """Every setting of one layer (a file, ``--set``, the options) checked; returns the normalised layer."""
+    return {key: check_setting(key, value, source) for key, value in settings.items()}

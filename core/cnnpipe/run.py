@@ -1,30 +1,50 @@
-"""A run: the resolved configuration and plugins, its folder, and the events it emits."""
+"""A run: the resolved configuration and plugins, its folder, and the events it emits.
+
+The core writes the run folder's records (``config.json``, ``metrics.jsonl``, checkpoints,
+``model.params``, ``summary.json``, ``run.log``) whatever reporters observe the run.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
-from . import rundir
-from .config import RunConfig
+from . import training
+from .events import Events
+from .rundir import RunDir
 
 log = logging.getLogger("cnnpipe.run")
 
 
-class Run:
-    """What a trainer and the reporters see of one run."""
+@dataclass(frozen=True)
+class World:
+    """Where this process stands in a run of several processes: ``rank`` of ``size`` (0 of 1 alone)."""
 
-    def __init__(self, config: RunConfig, registry, model, dataset, trainer, data, run_dir, history=()):
-        self.config = config
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def leader(self) -> bool:
+        """The one process that writes the run folder."""
+        return self.rank == 0
+
+
+class Run:
+    """What the trainer, the backend and the reporters see of one run."""
+
+    def __init__(self, config, registry, model, dataset, backend, data, run_dir: RunDir | None, history=(),
+                 world: World | None = None):
+        self.config = config  # RunConfig
         self.registry = registry
         self.model = model  # ModelSpec
         self.dataset = dataset  # DatasetSpec
-        self.trainer = trainer  # TrainerSpec
+        self.backend = backend  # Backend (loaded)
         self.data = data  # Data
-        self.run_dir = run_dir  # RunDir
+        self.run_dir = run_dir  # RunDir; None until the folder exists (while reporters are made)
         self.history = list(history)
-        self.versions: dict[str, str] = {}
-        self.hook = registry.pm.hook
+        self.world = world or World()
+        self.events = Events(registry.pm, {i.name: i.dist for i in registry.infos})
 
     @property
     def start_epoch(self) -> int:
@@ -35,42 +55,44 @@ class Run:
     def resumed(self) -> bool:
         return bool(self.history)
 
-    def record_version(self, name: str, version: str) -> None:
-        """Add a library version (the backend's, say) to the run's recorded configuration."""
-        self.versions[name] = version
-        data = self.run_dir.read_config()
-        data["versions"][name] = version
-        self.run_dir.write_config(data)
-
     def progress(self, epoch: int, done: int, total: int, images_per_sec: float) -> None:
-        """Trainers call this a few times per epoch."""
-        self.hook.cnnpipe_on_progress(run=self, epoch=epoch, done=done, total=total, images_per_sec=images_per_sec)
+        """The trainer calls this a few times per epoch."""
+        self.events.emit("cnnpipe_on_progress", run=self, epoch=epoch, done=done, total=total,
+                         images_per_sec=images_per_sec)
 
-    def epoch_end(self, metrics: dict) -> None:
-        """Trainers call this once an epoch's parameter files are in ``run_dir.checkpoint(epoch)``."""
+    def epoch_end(self, metrics: dict, session) -> None:
+        """Checkpoint ``session`` after ``metrics['epoch']``, record the metrics, then tell the observers."""
         self.history.append(metrics)
-        self.run_dir.write_checkpoint_state(metrics["epoch"], self.history)
+        if self.world.leader:
+            self.run_dir.save_checkpoint(metrics["epoch"], self.history, session.save_params, session.save_optimizer)
+            self.run_dir.write_metrics(self.history)
         log.info(format_epoch(metrics))
-        self.hook.cnnpipe_on_epoch_end(run=self, metrics=metrics)
+        self.events.emit("cnnpipe_on_epoch_end", run=self, metrics=metrics)
+
+    def finish(self, session) -> None:
+        """Save the final parameters."""
+        if self.world.leader:
+            self.run_dir.save_params(session.save_params)
 
     def summary(self, elapsed: float) -> dict:
         last = self.history[-1] if self.history else {}
         return {
             "model": self.config.model,
             "dataset": self.config.dataset,
+            "backend": self.config.backend,
             "epochs": len(self.history),
             "train_loss": last.get("train_loss"),
             "train_acc": last.get("train_acc"),
             "test_acc": last.get("test_acc"),
             "train_time": sum(m["time"] for m in self.history),
             "wall_time": elapsed,
-            "params": str(self.run_dir.file(rundir.PARAMS)),
+            "params": str(self.run_dir.file("model.params")),
             "run_dir": str(self.run_dir.path),
         }
 
 
 def format_epoch(m: dict) -> str:
-    """One epoch as the book prints it; metrics a trainer does not report (``None``) are left out."""
+    """One epoch as the book prints it; metrics a backend does not report (``None``) are left out."""
     parts = [f"epoch {m['epoch']}"]
     for key, label, fmt in (("train_loss", "loss", ".4f"), ("train_acc", "train acc", ".3f"), ("test_acc", "test acc", ".3f")):
         if m.get(key) is not None:
@@ -79,34 +101,60 @@ def format_epoch(m: dict) -> str:
     return ", ".join(parts)
 
 
-def execute(run: Run, reporters) -> dict:
-    """Train ``run`` with ``reporters`` (objects of event hookimpls) observing it; returns the summary."""
-    pm = run.registry.pm
-    names = []
-    handler = logging.FileHandler(run.run_dir.file(rundir.LOG))
+def failure_status(error: BaseException) -> str:
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
+def execute(run: Run, reporters=()) -> dict:
+    """Train ``run`` with ``reporters`` (``(ReporterSpec, object)`` pairs) observing it; returns the summary."""
+    handler = logging.FileHandler(run.run_dir.file("run.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("cnnpipe").addHandler(handler)
-    logging.getLogger("cnnpipe").setLevel(logging.INFO)
+    root = logging.getLogger("cnnpipe")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     try:
         # pluggy calls the last registered first: register backwards so reporters run in the order given.
-        for i, reporter in reversed(list(enumerate(reporters))):
-            names.append(pm.register(reporter, name=f"reporter-{i}-{id(reporter)}"))
-        verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
-        log.info("%s %s on %s in %s", verb, run.config.model, run.config.dataset, run.run_dir.path)
-        start = time.perf_counter()
-        run.hook.cnnpipe_on_run_start(run=run)
-        try:
-            run.trainer.train(run)
-        except BaseException as exc:
-            log.error("run failed: %s: %s", type(exc).__name__, exc)
-            run.hook.cnnpipe_on_run_failed(run=run, error=exc)
-            raise
-        summary = run.summary(time.perf_counter() - start)
-        log.info("finished after %d epochs", summary["epochs"])
-        run.hook.cnnpipe_on_run_end(run=run, summary=summary)
-        return summary
+        for spec, reporter in reversed(list(reporters)):
+            run.events.add_reporter(spec.name, spec.dist, reporter)
+        return _train(run)
     finally:
-        for name in names:
-            pm.unregister(name=name)
-        logging.getLogger("cnnpipe").removeHandler(handler)
+        run.events.remove_reporters()
+        root.removeHandler(handler)
         handler.close()
+        run.run_dir.unlock()
+
+
+def _train(run: Run) -> dict:
+    verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
+    log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, run.run_dir.path)
+    start = time.perf_counter()
+    try:
+        if run.resumed and run.world.leader:
+            run.run_dir.write_metrics(run.history)  # a run killed between files may lack its last line
+        run.events.emit("cnnpipe_on_run_start", run=run)
+        training.train(run)
+        summary = run.summary(time.perf_counter() - start)
+        if run.world.leader:
+            run.run_dir.write_summary({**summary, "status": "succeeded"})
+        log.info("finished after %d epochs", summary["epochs"])
+        run.events.emit("cnnpipe_on_run_end", run=run, summary=summary)
+        return summary
+    except BaseException as exc:
+        log.error("run %s: %s: %s", failure_status(exc), type(exc).__name__, exc)
+        last = run.history[-1] if run.history else {}
+        try:
+            if run.world.leader:
+                run.run_dir.write_summary({
+                    "status": failure_status(exc),
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "model": run.config.model,
+                    "dataset": run.config.dataset,
+                    "backend": run.config.backend,
+                    "epochs": len(run.history),
+                    "test_acc": last.get("test_acc"),
+                    "run_dir": str(run.run_dir.path),
+                })
+        except Exception as second:  # a full disk, say: the first error is the one to report
+            log.error("could not record the failure in summary.json: %s", second)
+        run.events.emit_quietly("cnnpipe_on_run_failed", run=run, error=exc)
+        raise

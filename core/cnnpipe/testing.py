@@ -6,26 +6,41 @@ A model package proves it honours the cnnpipe contract with a few lines::
 
     class TestLeNet(ModelContract):
         model = "lenet"
-        input_shape = (2, 1, 28, 28)
+        input_shape = (2, 1, 28, 28)   # a batch: (N, C, H, W), the batch dimension included
 
-Every registered model gets the same checks: it is registered by its own distribution, loading it
-imports no MXNet, its output has one score per class, it hybridizes to the same function, the same
-seed gives the same output, a few training steps on tiny data lower the loss, and its recipes are
-sane.  Set ``real_run`` to options of ``cnnpipe run`` (``--limit 64 --epochs 4 ...``) and a short
-run on the real Fashion-MNIST must succeed and lower the training loss.
+Every test of the kit runs once per backend the model offers (its ``builds``), through the same
+backend pieces ``cnnpipe run`` uses: the model is registered by its own distribution, loading it
+imports no framework, its output has one score per class, the same seed gives the same output, a few
+training steps on tiny data lower the loss, its recipes are sane, and every backend traces the same
+layer shapes and parameter count.  Set ``real_run`` to options of ``cnnpipe run`` (``--limit 64
+--epochs 4 ...``) and a short run on the real Fashion-MNIST must succeed and lower the training loss.
+
+Fixtures: ``cnnpipe_registry`` (every installed plugin: ``registry.model(name)``, ``.dataset(name)``,
+``.backend(name)``, ``.reporter(name)``, ``registry.names(kind)``) and ``cnnpipe_cli`` (runs the
+command in a fresh folder and returns click's result).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FRAMEWORKS = ("mxnet", "torch")
+
+
+@functools.lru_cache(maxsize=1)
+def _registry():
+    from cnnpipe.registry import build_registry
+
+    return build_registry()
 
 
 @pytest.fixture
@@ -66,8 +81,57 @@ def batchnorm_params(channels: int) -> int:
     return 4 * channels
 
 
+def pytest_generate_tests(metafunc):
+    """Run each kit test once per backend of the model (and the agreement test per further backend)."""
+    cls = metafunc.cls
+    if cls is None or not issubclass(cls, ModelContract) or not cls.model:
+        return
+    backends = list(_registry().model(cls.model).backends)
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends)
+    if "other_backend" in metafunc.fixturenames:
+        others = backends[1:] or [pytest.param(None, marks=pytest.mark.cnnpipe_not_applicable)]
+        metafunc.parametrize("other_backend", others)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A model with one backend has nothing to compare: its agreement test does not apply (deselected, not skipped)."""
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("cnnpipe_not_applicable") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def shape_trace(layers) -> list[tuple]:
+    """The output shapes of ``layers`` where they change: a separate activation, dropout or normalisation
+    layer (shape kept) and an explicit flatten (Gluon's dense layers flatten on their own) drop out, so that
+    networks built from differently cut layers compare."""
+    trace: list[tuple] = []
+    for _, shape in layers:
+        shape = tuple(shape)
+        if trace and shape == trace[-1]:
+            continue
+        if trace and len(shape) == 2 and len(trace[-1]) > 2 and int(np.prod(shape)) == int(np.prod(trace[-1])):
+            continue  # a flatten
+        trace.append(shape)
+    return trace
+
+
+class TinyRun:
+    """What a backend's session needs of a run, for tiny data and no run folder."""
+
+    def __init__(self, model, backend: str, data, arch: dict, lr: float, seed: int = 0, batch_size: int | None = None):
+        from cnnpipe.config import RunConfig
+
+        self.model, self.data = model, data
+        self.config = RunConfig(model=model.name, dataset="tiny", epochs=1, batch_size=batch_size or len(data.train_X),
+                                lr=lr, backend=backend, seed=seed, device="cpu", arch=dict(arch))
+
+
 class ModelContract:
-    """Subclass in a test module and set ``model`` (and usually ``input_shape``)."""
+    """Subclass in a test module and set ``model`` (and usually ``input_shape``, a batch with its batch dimension)."""
 
     model: str = ""
     input_shape: tuple = (2, 1, 28, 28)
@@ -78,46 +142,83 @@ class ModelContract:
     real_run: tuple = ()  # `cnnpipe run MODEL fashion-mnist` options for a short real run; empty skips it
 
     @pytest.fixture(scope="class")
-    def spec(self):
-        from cnnpipe.registry import build_registry
+    @classmethod
+    def spec(cls):
+        return _registry().model(cls.model)
 
-        return build_registry().get("models", self.model)
-
-    def _net(self, spec, seed=0, hybridize=False):
-        import mxnet as mx
-        from mxnet import init
-
-        mx.random.seed(seed)
-        net = spec.build(num_classes=self.num_classes, **{**spec.arch, **self.arch})
-        net.initialize(init.Xavier())
-        if hybridize:
-            net.hybridize()
-        return net
-
-    def _data(self, seed=0):
-        import numpy as np
-        from mxnet import nd
+    def data(self, seed=0):
+        """Tiny random data of ``input_shape``: class labels, or float targets shaped like the output for regression."""
+        from cnnpipe.specs import CLASSIFICATION, Data
 
         rng = np.random.default_rng(seed)
-        X = nd.array(rng.random(self.input_shape, dtype=np.float32))
-        y = nd.array(rng.integers(0, self.num_classes, self.input_shape[0]))
-        return X, y
+        X = rng.random(self.input_shape, dtype=np.float32)
+        spec = _registry().model(self.model)
+        if spec.task == CLASSIFICATION:
+            y = rng.integers(0, self.num_classes, self.input_shape[0])
+            return Data(X, y, X, y, [str(i) for i in range(self.num_classes)], name="tiny")
+        shape = self.output_shape()
+        y = rng.random(shape, dtype=np.float32)
+        return Data(X, y, X, y, [], name="tiny")
+
+    def output_shape(self) -> tuple:
+        """What the network gives for ``input_shape``: one score per class (override for other tasks)."""
+        return (self.input_shape[0], self.num_classes)
+
+    def session(self, spec, backend, seed=0, lr=None):
+        """A backend session on tiny data, its parameters initialised."""
+        lr = lr or self.lr or (min(r.lr for r in spec.recipes.values()) if spec.recipes else 0.1)
+        run = TinyRun(spec, backend, self.data(), {**spec.arch, **self.arch}, lr, seed)
+        session = _registry().backend(backend).load().session(run)
+        session.initialize()
+        return session
 
     def test_registered_by_its_distribution(self, spec):
         assert spec.name == self.model
         assert spec.dist and spec.dist != "cnnpipe", "a model comes from its own distribution"
         assert spec.summary, "give the model a one-line summary"
 
-    def test_loading_the_plugin_imports_no_mxnet(self, spec):
-        package = spec.build.__module__.split(".")[0]
-        code = (f"import sys, {package}; from cnnpipe.registry import build_registry; "
-                f"build_registry().get('models', {self.model!r}); print('mxnet' in sys.modules)")
+    def test_loading_the_plugin_imports_no_framework(self, spec, backend):
+        module = spec.builds[backend].__module__.split(".")[0]
+        code = (f"import sys, {module}; from cnnpipe.registry import build_registry; "
+                f"build_registry().model({self.model!r}); print(sorted(set(sys.modules) & {set(FRAMEWORKS)!r}))")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split()[-1] == "False", "import MXNet inside build functions, not at module level"
+        assert result.stdout.split("\n")[-2] == "[]", "import frameworks inside build functions, not at module level"
+
+    def test_output_has_one_score_per_class(self, spec, backend):
+        X = self.data().train_X
+        assert self.session(spec, backend).predict(X).shape == self.output_shape()
+
+    def test_same_seed_gives_same_output(self, spec, backend):
+        X = self.data().train_X
+        first = self.session(spec, backend, seed=3).predict(X)
+        again = self.session(spec, backend, seed=3).predict(X)
+        other = self.session(spec, backend, seed=4).predict(X)
+        assert (first == again).all()
+        assert (first != other).any()
+
+    def test_training_steps_lower_the_loss(self, spec, backend):
+        session = self.session(spec, backend)
+        order = np.arange(self.input_shape[0])
+        losses = []
+        for step in range(1, self.train_steps + 1):
+            session.begin_epoch(step, step)
+            for batch in session.batches(order):
+                session.step(batch)
+            losses.append(session.end_epoch()[0])
+        assert losses[-1] < losses[0], f"loss went {losses[0]:.4f} -> {losses[-1]:.4f} in {self.train_steps} steps"
+
+    def test_backends_agree_on_shapes_and_parameters(self, spec, other_backend):
+        first = spec.backends[0]
+        shape = tuple(spec.sample_shape)
+        arch = {**spec.arch, **self.arch}
+        ref_layers, ref_params = _registry().backend(first).load().describe(spec, arch, shape)
+        layers, params = _registry().backend(other_backend).load().describe(spec, arch, shape)
+        assert shape_trace(layers) == shape_trace(ref_layers), f"{other_backend} and {first} layer shapes differ"
+        assert params == ref_params, f"{other_backend} has {params:,} parameters, {first} {ref_params:,}"
 
     @pytest.mark.real_data
-    def test_short_run_on_real_fashion_mnist(self, spec, tmp_path):
+    def test_short_run_on_real_fashion_mnist(self, spec, backend, tmp_path):
         if not self.real_run:
             pytest.skip("set real_run to check a short run on the real Fashion-MNIST")
         if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
@@ -128,7 +229,7 @@ class ModelContract:
         from cnnpipe.cli import main
 
         out = tmp_path / "runs"
-        args = ["run", self.model, "fashion-mnist", *self.real_run, "--out", str(out)]
+        args = ["run", self.model, "fashion-mnist", "--backend", backend, *self.real_run, "--out", str(out)]
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         (run_dir,) = out.iterdir()
@@ -136,44 +237,11 @@ class ModelContract:
         losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         assert losses[-1] < losses[0] - 0.002, f"training loss did not fall: {losses}"
 
-    def test_output_has_one_score_per_class(self, spec):
-        X, _ = self._data()
-        assert self._net(spec)(X).shape == (self.input_shape[0], self.num_classes)
-
-    def test_hybridizes_to_the_same_function(self, spec):
-        X, _ = self._data()
-        imperative = self._net(spec, seed=1)(X).asnumpy()
-        hybrid = self._net(spec, seed=1, hybridize=True)(X).asnumpy()
-        import numpy as np
-
-        np.testing.assert_allclose(hybrid, imperative, rtol=1e-4, atol=1e-5)
-
-    def test_same_seed_gives_same_output(self, spec):
-        X, _ = self._data()
-        first = self._net(spec, seed=3)(X).asnumpy()
-        again = self._net(spec, seed=3)(X).asnumpy()
-        other = self._net(spec, seed=4)(X).asnumpy()
-        assert (first == again).all()
-        assert (first != other).any()
-
-    def test_training_steps_lower_the_loss(self, spec):
-        from mxnet import autograd, gluon
-
-        X, y = self._data()
-        net = self._net(spec, hybridize=True)
-        lr = self.lr or min(r.lr for r in spec.recipes.values()) if spec.recipes else self.lr or 0.1
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
-        loss = gluon.loss.SoftmaxCrossEntropyLoss()
-        losses = []
-        for _ in range(self.train_steps):
-            with autograd.record():
-                l = loss(net(X), y)
-            l.backward()
-            trainer.step(len(X))
-            losses.append(float(l.mean().asscalar()))
-        assert losses[-1] < losses[0], f"loss went {losses[0]:.4f} -> {losses[-1]:.4f} in {self.train_steps} steps"
-
     def test_recipes_are_sane(self, spec):
         for dataset, recipe in spec.recipes.items():
-            assert recipe.lr > 0 and recipe.batch_size >= 1 and recipe.num_epochs >= 1, dataset
+            assert recipe.lr > 0 and recipe.batch_size >= 1 and recipe.epochs >= 1, dataset
             assert recipe.resize is None or recipe.resize >= 1, dataset
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cnnpipe_not_applicable: a kit check that does not apply to this model (deselected)")

@@ -1,42 +1,65 @@
-"""Built-in reporters: console progress, metrics file, plot and summary."""
+"""Built-in reporters: console progress and a plot.  The run folder's records are the core's, not theirs."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 from cnnpipe import rundir
-from cnnpipe.files import atomic_path, write_json
+from cnnpipe.files import atomic_path
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.run import format_epoch
 from cnnpipe.specs import ReporterSpec
 
 
 class Console:
-    """A progress bar within each epoch (on a terminal), then the book's line per epoch."""
+    """A progress bar within each epoch (on a terminal), the book's line per epoch, and a closing line."""
 
     def __init__(self, run, stream=None):
-        self.stream = stream or sys.stderr
+        self.stream = stream
         self.bar = None
+
+    def _out(self):
+        # Looked up at each use: a closed or replaced stderr must not break a run that started with one.
+        return self.stream or sys.stderr
+
+    def _print(self, text: str) -> None:
+        out = self._out()
+        if out is None or getattr(out, "closed", False):
+            return
+        try:
+            print(text, file=out, flush=True)
+        except (OSError, ValueError):
+            pass  # nobody is reading (a closed stderr, a pipe gone): the run itself goes on
 
     @hookimpl
     def cnnpipe_on_run_start(self, run):
         verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "training"
-        print(f"{verb} {run.config.model} on {run.config.dataset} -> {run.run_dir.path}", file=self.stream)
+        self._print(f"{verb} {run.config.model} on {run.config.dataset} ({run.config.backend}) -> {run.run_dir.path}")
 
     @hookimpl
     def cnnpipe_on_progress(self, run, epoch, done, total, images_per_sec):
         if self.bar is None:
+            out = self._out()
+            if out is None or getattr(out, "closed", False):
+                return
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=f"epoch {epoch}", unit="img", file=self.stream, disable=None, leave=False)
-        self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(f"{images_per_sec:,.0f} img/s", refresh=False)
+            self.bar = tqdm(total=total, desc=f"epoch {epoch}", unit="img", file=out, disable=None, leave=False)
+        try:
+            self.bar.update(done - self.bar.n)
+            self.bar.set_postfix_str(f"{images_per_sec:,.0f} img/s", refresh=False)
+        except (OSError, ValueError):
+            pass
 
     @hookimpl
     def cnnpipe_on_epoch_end(self, run, metrics):
         self._close()
-        print(format_epoch(metrics), file=self.stream, flush=True)
+        self._print(format_epoch(metrics))
+
+    @hookimpl
+    def cnnpipe_on_run_end(self, run, summary):
+        acc = f"test acc {summary['test_acc']:.3f} " if summary.get("test_acc") is not None else ""
+        self._print(f"done: {acc}after {summary['epochs']} epochs; parameters in {summary['params']}")
 
     @hookimpl
     def cnnpipe_on_run_failed(self, run, error):
@@ -44,20 +67,11 @@ class Console:
 
     def _close(self):
         if self.bar is not None:
-            self.bar.close()
+            try:
+                self.bar.close()
+            except (OSError, ValueError):
+                pass
             self.bar = None
-
-
-class Metrics:
-    """``metrics.jsonl``: one JSON object per epoch, rewritten whole so that it always matches the checkpoints."""
-
-    def __init__(self, run):
-        pass
-
-    @hookimpl
-    def cnnpipe_on_epoch_end(self, run, metrics):
-        with atomic_path(run.run_dir.file(rundir.METRICS)) as tmp:
-            tmp.write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in run.history))
 
 
 class Plot:
@@ -68,7 +82,8 @@ class Plot:
 
     @hookimpl
     def cnnpipe_on_epoch_end(self, run, metrics):
-        plot_history(run.history, run.run_dir.file(rundir.PLOT), f"{run.config.model} on {run.config.dataset}")
+        if run.world.leader:
+            plot_history(run.history, run.run_dir.file(rundir.PLOT), f"{run.config.model} on {run.config.dataset}")
 
 
 def plot_history(history, path, title) -> None:
@@ -93,34 +108,7 @@ def plot_history(history, path, title) -> None:
     plt.close(fig)
 
 
-class Summary:
-    """``summary.json`` at the end of a run (also when it fails), and a closing line."""
-
-    def __init__(self, run, stream=None):
-        self.stream = stream or sys.stderr
-
-    @hookimpl
-    def cnnpipe_on_run_end(self, run, summary):
-        write_json(run.run_dir.file(rundir.SUMMARY), {**summary, "status": "succeeded"})
-        acc = f"test acc {summary['test_acc']:.3f} " if summary.get("test_acc") is not None else ""
-        print(f"done: {acc}after {summary['epochs']} epochs; parameters in {summary['params']}", file=self.stream)
-
-    @hookimpl
-    def cnnpipe_on_run_failed(self, run, error):
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        last = run.history[-1] if run.history else {}
-        write_json(run.run_dir.file(rundir.SUMMARY), {
-            "status": status,
-            "error": f"{type(error).__name__}: {error}",
-            "epochs": len(run.history),
-            "test_acc": last.get("test_acc"),
-            "run_dir": str(run.run_dir.path),
-        })
-
-
 @hookimpl
 def cnnpipe_register_reporters(register):
-    register(ReporterSpec("console", Console, "progress bar and one line per epoch", default=True))
-    register(ReporterSpec("metrics", Metrics, "metrics.jsonl, one JSON object per epoch", default=True))
-    register(ReporterSpec("plot", Plot, "plot.png of loss and accuracy curves", default=True))
-    register(ReporterSpec("summary", Summary, "summary.json and a closing line", default=True))
+    register(ReporterSpec("console", Console, summary="progress bar, one line per epoch, a closing line", default=True))
+    register(ReporterSpec("plot", Plot, summary="plot.png of loss and accuracy curves", default=True))

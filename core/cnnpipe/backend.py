@@ -1,0 +1,148 @@
+"""The backend contract: what a deep-learning framework supplies to the core's trainer.
+
+The core (:mod:`cnnpipe.training`) owns the loop: start or resume from the last complete checkpoint,
+per-epoch seeding and shuffling, progress and epoch events, atomic checkpoints and the final
+parameters.  A backend supplies only the framework's pieces, as a :class:`Backend` (one per
+framework, returned by ``BackendSpec.load()``) that opens a :class:`Session` (one per run: the
+network, its optimizer and the data on the device).  The core calls, in this order::
+
+    backend.check(config, model, data)           # before the run folder exists
+    session = backend.session(run)
+    session.initialize()  or  session.load(params_file, optimizer_file)
+    for each epoch:
+        session.begin_epoch(epoch, seed)
+        for batch in session.batches(order): session.step(batch)   # session.wait() now and then
+        loss_sum, correct = session.end_epoch()
+        test_acc = session.evaluate()
+        session.save_params(tmp); session.save_optimizer(tmp)      # the core makes them atomic
+    session.save_params(tmp)                                        # the final model.params
+
+Shared semantics every backend keeps, so that one model trains alike on each:
+
+- Initialisers (``config.init``): ``xavier`` is Gluon's ``Xavier()`` (uniform in ``±sqrt(3 / ((fan_in +
+  fan_out) / 2))``), ``normal`` is N(0, 0.01²), ``uniform`` is U(-0.07, 0.07), for weights; biases start
+  at 0, batch-norm scales at 1 and shifts at 0.
+- Steps (the book's ``train_ch5``): the gradient of the *summed* per-example loss, divided by
+  ``config.batch_size`` (also on the short last batch).  Classification uses softmax cross-entropy,
+  regression the squared error ``(y_hat - y) ** 2`` summed over every element.
+- Images: ``uint8`` arrays are scaled to [0, 1]; with ``config.resize`` batches are resized on the
+  device (bilinear), never as a resized copy of the dataset.
+- The shuffling order comes from the core; the backend seeds its own generator (dropout, say) with the
+  ``seed`` given to :meth:`Session.begin_epoch`, so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .config import RunConfig
+    from .run import Run
+    from .specs import Data, ModelSpec
+
+INITIALIZERS = ("xavier", "normal", "uniform")
+
+
+class Backend(ABC):
+    """One framework's pieces; ``BackendSpec.load()`` returns an instance."""
+
+    name: str = ""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """Library versions to record in ``config.json``, e.g. ``{"mxnet": "1.9.1"}``."""
+
+    @abstractmethod
+    def check(self, config: RunConfig, model: ModelSpec, data: Data) -> None:
+        """Raise :class:`UsageError` for what this backend cannot honour (optimizer, initialiser, device,
+        architecture arguments, input size), before anything is written."""
+
+    @abstractmethod
+    def describe(self, model: ModelSpec, arch: dict, shape: tuple[int, ...]) -> tuple[list[tuple[str, tuple]], int]:
+        """``(layers, num_params)`` for ``cnnpipe info``: each top-level layer's name and output shape for an
+        input of ``shape`` (batch dimension included), and the number of parameters (running statistics included)."""
+
+    @abstractmethod
+    def session(self, run: Run) -> Session:
+        """The network of ``run.model`` built with ``run.config.arch`` on ``run.config.device``, the run's data
+        on that device; parameters are set by :meth:`Session.initialize` or :meth:`Session.load`."""
+
+
+class Session(ABC):
+    """One run's live state on the device: network, optimizer, data and the epoch's running totals."""
+
+    @abstractmethod
+    def initialize(self) -> None:
+        """Fresh parameters by ``config.init``, drawn after seeding with ``config.seed``; then the optimizer."""
+
+    @abstractmethod
+    def load(self, params: Path, optimizer: Path | None) -> None:
+        """Parameters and optimizer state from files this backend's ``save_*`` wrote."""
+
+    @abstractmethod
+    def begin_epoch(self, epoch: int, seed: int) -> None:
+        """Seed the framework's generators with ``seed``, switch to training mode, zero the running totals."""
+
+    @abstractmethod
+    def batches(self, order: np.ndarray) -> Iterable[Any]:
+        """The training split in ``order`` (example indices), ``config.batch_size`` at a time, on the device."""
+
+    @abstractmethod
+    def step(self, batch: Any) -> None:
+        """Forward, loss, backward and one optimizer step; add loss and correct counts to the running totals
+        on the device, without waiting for it."""
+
+    @abstractmethod
+    def wait(self) -> None:
+        """Wait until the device has done the work queued so far (for progress and timing)."""
+
+    @abstractmethod
+    def end_epoch(self) -> tuple[float, float | None]:
+        """``(loss summed over the epoch's examples, correct predictions)``; ``None`` for regression."""
+
+    @abstractmethod
+    def evaluate(self) -> float | None:
+        """Accuracy on the test split in prediction mode; ``None`` for regression."""
+
+    @abstractmethod
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs (scores, before softmax) for examples converted like the training data."""
+
+    @abstractmethod
+    def save_params(self, path: Path) -> None:
+        """Write the parameters to ``path`` (a temporary file the core then puts in place)."""
+
+    @abstractmethod
+    def save_optimizer(self, path: Path) -> None:
+        """Write the optimizer state to ``path`` (a temporary file the core then puts in place)."""
+
+
+def build_network(model: ModelSpec, backend: str, arch: dict, num_classes: int) -> Any:
+    """``model``'s network for ``backend``; a bad architecture argument is a user error naming the model."""
+    try:
+        build = model.builds[backend]
+    except KeyError:
+        raise UsageError(f"model '{model.name}' has no {backend} build; it offers: {', '.join(model.backends)}")
+    try:
+        return build(num_classes=num_classes, **arch)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"model '{model.name}' rejected its architecture arguments {dict(arch)}: {exc}")
+
+
+def parse_device(device: str) -> tuple[str, int | None]:
+    """``auto``, ``cpu``, ``gpu`` or ``gpu:N`` as ``(kind, index)``; ``gpu`` alone is GPU 0."""
+    kind, _, index = device.partition(":")
+    if kind == "gpu":
+        return "gpu", int(index or 0)
+    return kind, None
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's random draws: a resumed run draws what an uninterrupted one would."""
+    return seed * 100_003 + epoch
