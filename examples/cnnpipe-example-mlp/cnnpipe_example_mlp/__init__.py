@@ -36,8 +36,8 @@ class BestEpoch:
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="mlp",
-        build=build_mlp,
-        recipes={"fashion-mnist": Recipe(lr=0.5, batch_size=256, num_epochs=10, init="normal")},
+        builds={"mxnet": build_mlp},
+        recipes={"fashion-mnist": Recipe(lr=0.5, batch_size=256, epochs=10, init="normal")},
         arch={"hidden": 256},
         sample_shape=(1, 1, 28, 28),
         summary="multilayer perceptron with one hidden layer (d2l 3.10)",
@@ -46,4 +46,4 @@ def cnnpipe_register_models(register):
 
 @hookimpl
 def cnnpipe_register_reporters(register):
-    register(ReporterSpec("best-epoch", BestEpoch, "best.json: the epoch with the highest test accuracy"))
+    register(ReporterSpec("best-epoch", BestEpoch, summary="best.json: the epoch with the highest test accuracy"))

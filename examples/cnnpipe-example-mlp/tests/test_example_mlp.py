@@ -8,7 +8,7 @@ class TestMLP(ModelContract):
 
 
 def test_hidden_width_is_an_architecture_argument(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "mlp")
-    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, {"hidden": 32}, (1, 1, 28, 28))
+    spec = cnnpipe_registry.model("mlp")
+    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, {"hidden": 32}, (1, 1, 28, 28))
     assert [shape for _, shape in layers] == [(1, 32), (1, 10)]
     assert num_params == 784 * 32 + 32 + 32 * 10 + 10

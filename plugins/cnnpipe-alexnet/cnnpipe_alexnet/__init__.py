@@ -35,8 +35,8 @@ def build_alexnet(num_classes=10, hidden=4096, dropout=0.5):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="alexnet",
-        build=build_alexnet,
-        recipes={"fashion-mnist": Recipe(lr=0.01, batch_size=128, num_epochs=5, resize=224)},
+        builds={"mxnet": build_alexnet},
+        recipes={"fashion-mnist": Recipe(lr=0.01, batch_size=128, epochs=5, resize=224)},
         arch={"hidden": 4096, "dropout": 0.5},
         sample_shape=(1, 1, 224, 224),
         summary="AlexNet: five ReLU convolutions, dropout between 4096-wide dense layers (d2l 5.6)",

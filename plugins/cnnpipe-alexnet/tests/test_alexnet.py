@@ -21,26 +21,26 @@ class TestAlexNet(ModelContract):
 
 
 def test_book_shapes(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "alexnet")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    spec = cnnpipe_registry.model("alexnet")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, spec.arch, spec.sample_shape)
     assert spec.sample_shape == (1, 1, 224, 224)
     assert [shape for _, shape in layers] == BOOK_SHAPES
     assert num_params == alexnet_params(1, 5, 4096)
 
 
 def test_hidden_sets_the_dense_width(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "alexnet")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, {**spec.arch, "hidden": 64}, (1, 1, 67, 67))
+    spec = cnnpipe_registry.model("alexnet")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, {**spec.arch, "hidden": 64}, (1, 1, 67, 67))
     assert [shape for _, shape in layers][7:] == [(1, 256, 1, 1), (1, 64), (1, 64), (1, 64), (1, 64), (1, 10)]
     assert num_params == alexnet_params(1, 1, 64)
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "alexnet")
+    spec = cnnpipe_registry.model("alexnet")
     recipe = spec.recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.resize, recipe.init) == (
         0.01, 128, 5, "sgd", 224, "xavier")
     assert spec.arch == {"hidden": 4096, "dropout": 0.5}
 

@@ -1,11 +1,12 @@
 """The basics of convolution (d2l 5.1-5.4): from-scratch functions in :mod:`cnnpipe_basics.conv`,
-and the book's kernel-learning example as a dataset, a model and a squared-loss trainer.
+and the book's kernel-learning example as a dataset and a regression model trained with the
+squared loss by cnnpipe's own trainer.
 
-MXNet is imported only when data is loaded, a network built or a run trained.
+MXNet is imported only when data is loaded or a network built.
 """
 
 from cnnpipe.hookspecs import hookimpl
-from cnnpipe.specs import DatasetSpec, ModelSpec, Recipe, TrainerSpec
+from cnnpipe.specs import REGRESSION, DatasetSpec, ModelSpec, Recipe
 
 
 def load_edge_image(data_dir=None):
@@ -22,22 +23,11 @@ def build_edge_kernel(num_classes=0, kernel_size=(1, 2)):
     return build(num_classes, kernel_size)
 
 
-def train(run):
-    from .squared_loss import train as train_squared_loss
+def build_edge_kernel_torch(num_classes=0, kernel_size=(1, 2)):
+    """The same layer in PyTorch (see :func:`cnnpipe_basics.edge.build_edge_kernel_torch`)."""
+    from .edge import build_edge_kernel_torch as build
 
-    return train_squared_loss(run)
-
-
-def check(config, model, data=None):
-    from .squared_loss import check as check_squared_loss
-
-    check_squared_loss(config, model, data)
-
-
-def describe(model, arch, shape):
-    from cnnpipe import gluon_loop
-
-    return gluon_loop.describe(model, arch, shape)
+    return build(num_classes, kernel_size)
 
 
 @hookimpl
@@ -55,23 +45,11 @@ def cnnpipe_register_datasets(register):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="edge-kernel",
-        build=build_edge_kernel,
+        builds={"mxnet": build_edge_kernel, "torch": build_edge_kernel_torch},
         # The book: 10 steps of w -= 3e-2 * grad on the one example, from Gluon's default initialiser.
-        recipes={"edge-image": Recipe(lr=3e-2, batch_size=1, num_epochs=10, init="uniform")},
+        recipes={"edge-image": Recipe(lr=3e-2, batch_size=1, epochs=10, init="uniform")},
         arch={"kernel_size": [1, 2]},
         sample_shape=(1, 1, 6, 8),
-        summary="a 1x2 convolution kernel learnt from an image and its edges (d2l 5.1.4)",
-        trainer="squared-loss",
-    ))
-
-
-@hookimpl
-def cnnpipe_register_trainers(register):
-    register(TrainerSpec(
-        name="squared-loss",
-        backend="mxnet",
-        train=train,
-        describe=describe,
-        check=check,
-        summary="image-to-image regression with the book's squared loss (d2l 5.1.4), on MXNet",
+        task=REGRESSION,
+        summary="a 1x2 convolution kernel learnt from an image and its edges, squared loss (d2l 5.1.4)",
     ))

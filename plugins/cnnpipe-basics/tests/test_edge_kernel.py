@@ -1,4 +1,4 @@
-"""The book's kernel-learning example through the normal pipeline: dataset, model, trainer, run folder."""
+"""The book's kernel-learning example through the normal pipeline: dataset, model, the core's trainer, run folder."""
 
 import json
 from pathlib import Path
@@ -10,41 +10,34 @@ from cnnpipe.testing import ModelContract
 
 
 class TestEdgeKernel(ModelContract):
-    """The contract, with the two classification checks restated for an image-to-image model."""
+    """The contract for an image-to-image model: its output is an edge map, not class scores."""
 
     model = "edge-kernel"
     input_shape = (2, 1, 6, 8)
+    lr = 3e-2
 
-    def test_output_has_one_score_per_class(self, spec):
-        X, _ = self._data()
-        assert self._net(spec)(X).shape == (2, 1, 6, 7)
+    def output_shape(self):
+        return (2, 1, 6, 7)
 
-    def test_training_steps_lower_the_loss(self, spec):
-        from mxnet import autograd, gluon, nd
 
-        X, _ = self._data()
-        Y = nd.array(np.random.default_rng(1).random((2, 1, 6, 7), dtype=np.float32))
-        net = self._net(spec, hybridize=True)
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 3e-2})
-        losses = []
-        for _ in range(self.train_steps):
-            with autograd.record():
-                l = ((net(X) - Y) ** 2).sum()
-            l.backward()
-            trainer.step(len(X))
-            losses.append(float(l.asscalar()))
-        assert losses[-1] < losses[0]
+def test_the_dataset_is_the_books_corr2d_of_the_image():
+    from cnnpipe_basics.edge import edge_image, load
+
+    X, Y = edge_image()
+    data = load()
+    np.testing.assert_array_equal(data.train_X[0, 0], X.asnumpy())
+    np.testing.assert_array_equal(data.train_y[0, 0], Y.asnumpy())
+    assert data.class_names == [] and data.train_X.dtype == np.float32
 
 
 def test_shapes_parameters_and_recipe(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "edge-kernel")
-    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, spec.arch, spec.sample_shape)
+    spec = cnnpipe_registry.model("edge-kernel")
+    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, spec.arch, spec.sample_shape)
     assert [shape for _, shape in layers] == [(1, 1, 6, 7)]
     assert num_params == 1 * 2  # one 1x2 kernel, no bias
     recipe = spec.recipes["edge-image"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer) == (3e-2, 1, 10, "sgd")
-    assert spec.trainer == "squared-loss"
-    assert cnnpipe_registry.get("trainers", "squared-loss").backend == "mxnet"
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer) == (3e-2, 1, 10, "sgd")
+    assert spec.task == "regression" and spec.backends == ("mxnet", "torch")
 
 
 def read_run(run_dir):
@@ -70,7 +63,7 @@ def test_cli_run_learns_the_edge_kernel(cnnpipe_cli):
 
 
 def test_resumed_run_ends_where_an_uninterrupted_one_does(cnnpipe_cli):
-    quiet = ("--reporter", "metrics")  # the plot reporter redraws every epoch; not what this test is about
+    quiet = ("--reporter", "console")  # the plot reporter redraws every epoch; not what this test is about
     assert cnnpipe_cli("run", "edge-kernel", "edge-image", "--out", "whole", *quiet).exit_code == 0
     assert cnnpipe_cli("run", "edge-kernel", "edge-image", "--out", "parts", "--epochs", "4", *quiet).exit_code == 0
     (part,) = Path("parts").iterdir()
@@ -86,7 +79,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(cnnpipe_cli):
 def test_class_label_datasets_are_refused(cnnpipe_cli):
     result = cnnpipe_cli("run", "edge-kernel", "fashion-mnist", "--lr", "0.1", "--batch-size", "4", "--epochs", "1")
     assert result.exit_code == 2
-    assert "fits image targets" in result.output
+    assert "learns image targets (regression); dataset 'fashion-mnist' has class labels" in result.output
     assert not Path("runs").exists()
 
 
@@ -95,3 +88,13 @@ def test_bad_kernel_size_is_a_usage_error(cnnpipe_cli):
     assert result.exit_code == 2
     assert "kernel_size" in result.output
     assert not Path("runs").exists()
+
+
+def test_torch_learns_the_same_kernel(cnnpipe_cli):
+    import torch
+
+    result = cnnpipe_cli("run", "edge-kernel", "edge-image", "--backend", "torch")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = Path("runs").iterdir()
+    (kernel,) = torch.load(run_dir / "model.params", weights_only=True).values()
+    np.testing.assert_allclose(kernel.numpy().ravel(), [1, -1], atol=0.05)

@@ -6,7 +6,7 @@ MXNet is imported only when a network is built.
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
-RECIPE = Recipe(lr=1.0, batch_size=256, num_epochs=5)
+RECIPE = Recipe(lr=1.0, batch_size=256, epochs=5)
 
 
 def _lenet_bn(num_classes, activation, norm):
@@ -44,7 +44,7 @@ def build_lenet_bn(num_classes=10, activation="sigmoid"):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="lenet-bn-scratch",
-        build=build_lenet_bn_scratch,
+        builds={"mxnet": build_lenet_bn_scratch},
         recipes={"fashion-mnist": RECIPE},
         arch={"activation": "sigmoid"},
         sample_shape=(1, 1, 28, 28),
@@ -52,7 +52,7 @@ def cnnpipe_register_models(register):
     ))
     register(ModelSpec(
         name="lenet-bn",
-        build=build_lenet_bn,
+        builds={"mxnet": build_lenet_bn},
         recipes={"fashion-mnist": RECIPE},
         arch={"activation": "sigmoid"},
         sample_shape=(1, 1, 28, 28),

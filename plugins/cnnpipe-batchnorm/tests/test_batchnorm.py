@@ -23,8 +23,8 @@ class TestLeNetBN(ModelContract):
 
 @pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])
 def test_book_shapes_and_parameter_count(cnnpipe_registry, name):
-    spec = cnnpipe_registry.get("models", name)
-    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, spec.arch, spec.sample_shape)
+    spec = cnnpipe_registry.model(name)
+    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, spec.arch, spec.sample_shape)
     assert [shape for _, shape in layers] == BOOK_SHAPES
 
     def conv(cin, cout, k):
@@ -44,11 +44,11 @@ def test_book_shapes_and_parameter_count(cnnpipe_registry, name):
 
 @pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])
 def test_recipe_is_the_books(cnnpipe_registry, name):
-    recipe = cnnpipe_registry.get("models", name).recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.init, recipe.resize) == (
+    recipe = cnnpipe_registry.model(name).recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.init, recipe.resize) == (
         1.0, 256, 5, "sgd", "xavier", None)
 
 
 def test_architecture_argument_reaches_the_network(cnnpipe_registry):
-    net = cnnpipe_registry.get("models", "lenet-bn-scratch").build(num_classes=10, activation="relu")
+    net = cnnpipe_registry.model("lenet-bn-scratch").builds["mxnet"](num_classes=10, activation="relu")
     assert "relu" in repr(net[2])

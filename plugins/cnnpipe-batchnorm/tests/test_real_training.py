@@ -13,7 +13,7 @@ def test_training_updates_the_moving_statistics(cnnpipe_cli, model, stat, initia
     from mxnet import nd
 
     result = cnnpipe_cli("run", model, "fashion-mnist", "--limit", "1024", "--epochs", "1",
-                         "--device", "cpu", "--reporter", "metrics")
+                         "--device", "cpu", "--reporter", "console")
     assert result.exit_code == 0, result.output
     (run_dir,) = Path("runs").iterdir()
     (metrics,) = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

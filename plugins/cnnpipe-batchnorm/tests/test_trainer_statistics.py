@@ -21,20 +21,20 @@ def test_hybridized_training_keeps_the_statistics_imperative_training_does(cnnpi
     import mxnet as mx
     from mxnet import init, nd
 
-    from cnnpipe import gluon_loop
+    from cnnpipe_mxnet import backend as gluon_loop
 
     rng = np.random.default_rng(0)
     batches = [(nd.array(rng.random((16, 1, 28, 28), dtype=np.float32)), nd.array(rng.integers(0, 10, 16)))
                for _ in range(5)]
-    spec = cnnpipe_registry.get("models", name)
+    spec = cnnpipe_registry.model(name)
     mx.random.seed(0)
-    start = spec.build(num_classes=10)
+    start = spec.builds["mxnet"](num_classes=10)
     start.initialize(init.Xavier())
     start(batches[0][0])
     start.save_parameters(str(tmp_path / "start.params"))
     nets = {}
     for how in ("imperative", "trainer"):
-        net = spec.build(num_classes=10)
+        net = spec.builds["mxnet"](num_classes=10)
         net.load_parameters(str(tmp_path / "start.params"))
         if how == "trainer":
             net.hybridize(**gluon_loop.HYBRIDIZE)

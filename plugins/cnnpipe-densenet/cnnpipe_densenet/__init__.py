@@ -31,8 +31,8 @@ def build_densenet(num_classes=10, growth_rate=32, num_convs_in_dense_blocks=(4,
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="densenet",
-        build=build_densenet,
-        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=256, num_epochs=5, resize=96)},
+        builds={"mxnet": build_densenet},
+        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=256, epochs=5, resize=96)},
         arch={"growth_rate": 32, "num_convs_in_dense_blocks": [4, 4, 4, 4], "num_channels": 64},
         sample_shape=(1, 1, 96, 96),
         summary="DenseNet: four dense blocks of four convolutions, growth rate 32 (d2l 5.12)",

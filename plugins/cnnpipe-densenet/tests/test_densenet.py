@@ -15,8 +15,8 @@ def transition(cin, cout):
 
 
 def test_book_shapes_and_parameter_count(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "densenet")
-    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, spec.arch, (1, 1, 96, 96))
+    spec = cnnpipe_registry.model("densenet")
+    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, spec.arch, (1, 1, 96, 96))
     assert [shape for _, shape in layers] == [
         (1, 64, 48, 48), (1, 64, 48, 48), (1, 64, 48, 48), (1, 64, 24, 24),
         (1, 192, 24, 24), (1, 96, 12, 12),
@@ -49,8 +49,8 @@ def test_dense_block_concatenates_channels():
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    recipe = cnnpipe_registry.get("models", "densenet").recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.init, recipe.resize) == (
+    recipe = cnnpipe_registry.model("densenet").recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.init, recipe.resize) == (
         0.1, 256, 5, "sgd", "xavier", 96)
 
 

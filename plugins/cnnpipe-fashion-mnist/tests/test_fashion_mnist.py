@@ -191,6 +191,6 @@ def test_registered_dataset_gives_class_names(real, monkeypatch, tmp_path):
     monkeypatch.setenv("CNNPIPE_CACHE_DIR", str(tmp_path))
     from cnnpipe.registry import build_registry
 
-    data = build_registry().get("datasets", "fashion-mnist").load()
+    data = build_registry().dataset("fashion-mnist").load()
     assert data.class_names[0] == "t-shirt" and data.class_names[9] == "ankle boot"
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10

@@ -20,8 +20,8 @@ def build_googlenet(num_classes=10, ratio=1):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="googlenet",
-        build=build_googlenet,
-        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, num_epochs=5, resize=96)},
+        builds={"mxnet": build_googlenet},
+        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, epochs=5, resize=96)},
         arch={"ratio": 1},
         sample_shape=(1, 1, 96, 96),
         summary="GoogLeNet: five blocks of Inception blocks with four parallel paths (d2l 5.9)",

@@ -35,9 +35,9 @@ class TestNarrowGoogLeNet(ModelContract):
 
 
 def test_book_shapes(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "googlenet")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    spec = cnnpipe_registry.model("googlenet")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, spec.arch, spec.sample_shape)
     assert spec.sample_shape == (1, 1, 96, 96)
     assert [name for name, _ in layers] == ["b1", "b2", "b3", "b4", "b5", layers[-1][0]]
     assert [shape for _, shape in layers] == BOOK_SHAPES
@@ -45,18 +45,18 @@ def test_book_shapes(cnnpipe_registry):
 
 
 def test_ratio_divides_every_channel_count(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "googlenet")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, {"ratio": 4}, spec.sample_shape)
+    spec = cnnpipe_registry.model("googlenet")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, {"ratio": 4}, spec.sample_shape)
     assert [shape for _, shape in layers] == [
         (1, 16, 24, 24), (1, 48, 12, 12), (1, 120, 6, 6), (1, 208, 3, 3), (1, 256, 1, 1), (1, 10)]
     assert num_params == googlenet_params(4)
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "googlenet")
+    spec = cnnpipe_registry.model("googlenet")
     recipe = spec.recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.resize, recipe.init) == (
         0.1, 128, 5, "sgd", 96, "xavier")
     assert spec.arch == {"ratio": 1}
 

@@ -1,7 +1,9 @@
-"""LeNet-5 as the book builds it (d2l 5.5).  MXNet is imported only when the network is built."""
+"""LeNet-5 as the book builds it (d2l 5.5), in MXNet and in PyTorch.  A framework is imported only when its network is built."""
 
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "softrelu", "softsign")
 
 
 def build_lenet(num_classes=10, activation="sigmoid"):
@@ -22,12 +24,32 @@ def build_lenet(num_classes=10, activation="sigmoid"):
     return net
 
 
+def build_lenet_torch(num_classes=10, activation="sigmoid"):
+    """The same network in PyTorch; lazy layers infer their input sizes as Gluon's do."""
+    from torch import nn
+
+    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "softrelu": nn.Softplus, "softsign": nn.Softsign}
+    if activation not in act:
+        raise ValueError(f"unknown activation '{activation}'; choose from: {', '.join(act)}")
+    A = act[activation]
+    return nn.Sequential(
+        nn.LazyConv2d(6, kernel_size=5), A(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.LazyConv2d(16, kernel_size=5), A(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.LazyLinear(120), A(),
+        nn.LazyLinear(84), A(),
+        nn.LazyLinear(num_classes),
+    )
+
+
 @hookimpl
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="lenet",
-        build=build_lenet,
-        recipes={"fashion-mnist": Recipe(lr=0.9, batch_size=256, num_epochs=5)},
+        builds={"mxnet": build_lenet, "torch": build_lenet_torch},
+        recipes={"fashion-mnist": Recipe(lr=0.9, batch_size=256, epochs=5)},
         arch={"activation": "sigmoid"},
         sample_shape=(1, 1, 28, 28),
         summary="LeNet-5 with sigmoid activations (d2l 5.5)",

@@ -7,9 +7,9 @@ class TestLeNet(ModelContract):
 
 
 def test_book_shapes(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "lenet")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, spec.arch, (1, 1, 28, 28))
+    spec = cnnpipe_registry.model("lenet")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, spec.arch, (1, 1, 28, 28))
     assert [shape for _, shape in layers] == [
         (1, 6, 24, 24), (1, 6, 12, 12), (1, 16, 8, 8), (1, 16, 4, 4), (1, 120), (1, 84), (1, 10),
     ]
@@ -18,5 +18,5 @@ def test_book_shapes(cnnpipe_registry):
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    recipe = cnnpipe_registry.get("models", "lenet").recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer) == (0.9, 256, 5, "sgd")
+    recipe = cnnpipe_registry.model("lenet").recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer) == (0.9, 256, 5, "sgd")

@@ -1,4 +1,4 @@
-"""The trainer's speed work keeps the mathematics: it matches a plain reference Gluon loop step for step."""
+"""The core's trainer with the MXNet backend keeps the book's mathematics: it matches a plain Gluon loop step for step."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from cnnpipe.registry import build_registry
 from cnnpipe.rundir import PARAMS, RunDir
 from cnnpipe.run import Run
 from cnnpipe.specs import Data, ModelSpec
+from cnnpipe.training import train
 
 SEED, LR, BATCH, EPOCHS = 3, 0.9, 32, 2
 
@@ -23,7 +24,7 @@ def small_lenet(num_classes=10, activation="sigmoid"):
     return net
 
 
-MODEL = ModelSpec(name="small-lenet", build=small_lenet, arch={"activation": "sigmoid"})
+MODEL = ModelSpec("small-lenet", {"mxnet": small_lenet}, arch={"activation": "sigmoid"})
 
 
 @pytest.fixture
@@ -37,11 +38,12 @@ def data():
 
 def new_run(tmp_path, data, epochs, run_dir=None, history=()):
     config = RunConfig(model=MODEL.name, dataset="synthetic", epochs=epochs, batch_size=BATCH, lr=LR,
-                       seed=SEED, device="cpu", out=str(tmp_path))
+                       backend="mxnet", seed=SEED, device="cpu", out=str(tmp_path))
     if run_dir is None:
         run_dir = RunDir.create(tmp_path, MODEL.name, "synthetic")
         run_dir.write_config({"config": config.to_dict(), "versions": {}})
-    return Run(config, build_registry(), MODEL, None, None, data, run_dir, history)
+    registry = build_registry()
+    return Run(config, registry, MODEL, None, registry.backend("mxnet").load(), data, run_dir, history)
 
 
 def reference(data, epochs):
@@ -91,10 +93,8 @@ def assert_same_params(got, expected):
 
 
 def test_trainer_matches_a_plain_gluon_loop(tmp_path, data):
-    from cnnpipe import gluon_loop
-
     run = new_run(tmp_path, data, EPOCHS)
-    history = gluon_loop.train(run)
+    history = train(run)
     expected_params, expected_history = reference(data, EPOCHS)
     assert_same_params(trained_params(run.run_dir.file(PARAMS)), expected_params)
     for metrics, (loss, acc) in zip(history, expected_history):
@@ -103,17 +103,40 @@ def test_trainer_matches_a_plain_gluon_loop(tmp_path, data):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path, data):
-    from cnnpipe import gluon_loop
-
     whole = new_run(tmp_path / "whole", data, EPOCHS)
-    gluon_loop.train(whole)
+    train(whole)
     first = new_run(tmp_path / "split", data, 1)
-    gluon_loop.train(first)
+    train(first)
     done, history = first.run_dir.last_checkpoint()
     assert done == 1
     rest = new_run(tmp_path / "split", data, EPOCHS, run_dir=first.run_dir, history=history)
-    gluon_loop.train(rest)
+    train(rest)
     a, b = trained_params(whole.run_dir.file(PARAMS)), trained_params(rest.run_dir.file(PARAMS))
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_every_model_hybridizes_to_the_same_function(cnnpipe_registry):
+    """Hybridizing (what the backend does) must not change any MXNet network's function."""
+    import mxnet as mx
+    from mxnet import init, nd
+
+    rng = np.random.default_rng(0)
+    for name in cnnpipe_registry.names("models"):
+        spec = cnnpipe_registry.model(name)
+        if "mxnet" not in spec.backends:
+            continue
+        shape = (2,) + tuple(spec.sample_shape[1:])
+        if shape[2] > 96:
+            shape = shape[:2] + (96, 96)  # the 224-pixel networks accept 96 too; keeps this quick
+        X = nd.array(rng.random(shape, dtype=np.float32))
+        outputs = []
+        for hybridize in (False, True):
+            mx.random.seed(1)
+            net = spec.builds["mxnet"](num_classes=10, **spec.arch)
+            net.initialize(init.Xavier())
+            if hybridize:
+                net.hybridize()
+            outputs.append(net(X).asnumpy())
+        np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-4, atol=1e-5, err_msg=name)

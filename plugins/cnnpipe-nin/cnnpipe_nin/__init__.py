@@ -44,8 +44,8 @@ def build_nin(num_classes=10, dropout=0.5):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="nin",
-        build=build_nin,
-        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, num_epochs=5, resize=224)},
+        builds={"mxnet": build_nin},
+        recipes={"fashion-mnist": Recipe(lr=0.1, batch_size=128, epochs=5, resize=224)},
         arch={"dropout": 0.5},
         sample_shape=(1, 1, 224, 224),
         summary="Network in Network: conv + 1x1 conv blocks, global average pooling, no dense layer (d2l 5.8)",

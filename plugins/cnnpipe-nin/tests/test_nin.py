@@ -19,9 +19,9 @@ class TestNiN(ModelContract):
 
 
 def test_book_shapes(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "nin")
-    trainer = cnnpipe_registry.get("trainers", "mxnet")
-    layers, num_params = trainer.describe(spec, spec.arch, spec.sample_shape)
+    spec = cnnpipe_registry.model("nin")
+    backend = cnnpipe_registry.backend("mxnet").load()
+    layers, num_params = backend.describe(spec, spec.arch, spec.sample_shape)
     assert spec.sample_shape == (1, 1, 224, 224)
     assert [shape for _, shape in layers] == BOOK_SHAPES
     # No dense layer: the count does not depend on the input size.
@@ -29,9 +29,9 @@ def test_book_shapes(cnnpipe_registry):
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "nin")
+    spec = cnnpipe_registry.model("nin")
     recipe = spec.recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.resize, recipe.init) == (
         0.1, 128, 5, "sgd", 224, "xavier")
     assert spec.arch == {"dropout": 0.5}
 

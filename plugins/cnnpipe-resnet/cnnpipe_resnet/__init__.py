@@ -28,8 +28,8 @@ def build_resnet(num_classes=10, num_channels=(64, 128, 256, 512), num_residuals
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="resnet18",
-        build=build_resnet,
-        recipes={"fashion-mnist": Recipe(lr=0.05, batch_size=256, num_epochs=5, resize=96)},
+        builds={"mxnet": build_resnet},
+        recipes={"fashion-mnist": Recipe(lr=0.05, batch_size=256, epochs=5, resize=96)},
         arch={"num_channels": [64, 128, 256, 512], "num_residuals": [2, 2, 2, 2]},
         sample_shape=(1, 1, 224, 224),
         summary="ResNet-18: four stages of two residual blocks each (d2l 5.11)",

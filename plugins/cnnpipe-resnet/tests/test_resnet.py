@@ -12,9 +12,9 @@ def residual(cin, cout, use_1x1conv):
 
 
 def test_book_shapes_and_parameter_count(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "resnet18")
+    spec = cnnpipe_registry.model("resnet18")
     assert spec.sample_shape == (1, 1, 224, 224)
-    layers, num_params = cnnpipe_registry.get("trainers", "mxnet").describe(spec, spec.arch, spec.sample_shape)
+    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, spec.arch, spec.sample_shape)
     assert [shape for _, shape in layers] == [
         (1, 64, 112, 112), (1, 64, 112, 112), (1, 64, 112, 112), (1, 64, 56, 56),
         (1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14), (1, 512, 7, 7),
@@ -44,16 +44,16 @@ def test_residual_block_shapes():
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    recipe = cnnpipe_registry.get("models", "resnet18").recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.init, recipe.resize) == (
+    recipe = cnnpipe_registry.model("resnet18").recipes["fashion-mnist"]
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.init, recipe.resize) == (
         0.05, 256, 5, "sgd", "xavier", 96)
 
 
 def test_architecture_arguments(cnnpipe_registry):
     from mxnet import nd
 
-    spec = cnnpipe_registry.get("models", "resnet18")
-    net = spec.build(num_classes=10, num_channels=[16, 32], num_residuals=[1, 1])
+    spec = cnnpipe_registry.model("resnet18")
+    net = spec.builds["mxnet"](num_classes=10, num_channels=[16, 32], num_residuals=[1, 1])
     net.initialize()
     assert net(nd.zeros((1, 1, 64, 64))).shape == (1, 10)
     assert len(net) == 4 + 2 + 2

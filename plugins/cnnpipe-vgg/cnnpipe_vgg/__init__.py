@@ -59,8 +59,8 @@ def build_vgg(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="vgg",
-        build=build_vgg,
-        recipes={"fashion-mnist": Recipe(lr=0.05, batch_size=128, num_epochs=5, resize=224)},
+        builds={"mxnet": build_vgg},
+        recipes={"fashion-mnist": Recipe(lr=0.05, batch_size=128, epochs=5, resize=224)},
         arch={"conv_arch": VGG11, "ratio": 4, "dropout": 0.5},
         sample_shape=(1, 1, 224, 224),
         summary="VGG-11 from vgg_blocks, channels divided by ratio (4 as the book's small net; 1 is full VGG-11) (d2l 5.7)",

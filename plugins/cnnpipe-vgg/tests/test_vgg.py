@@ -15,8 +15,8 @@ def vgg_params(conv_arch, ratio, side, c_in=1, num_classes=10):
 
 
 def describe(registry, arch, shape):
-    spec = registry.get("models", "vgg")
-    layers, num_params = registry.get("trainers", "mxnet").describe(spec, {**spec.arch, **arch}, shape)
+    spec = registry.model("vgg")
+    layers, num_params = registry.backend("mxnet").load().describe(spec, {**spec.arch, **arch}, shape)
     return [name for name, _ in layers], [out for _, out in layers], num_params
 
 
@@ -36,7 +36,7 @@ def test_book_shapes_of_vgg11(cnnpipe_registry):
 
 
 def test_book_shapes_of_the_small_net(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "vgg")
+    spec = cnnpipe_registry.model("vgg")
     assert spec.sample_shape == (1, 1, 224, 224)
     _, shapes, num_params = describe(cnnpipe_registry, {}, spec.sample_shape)
     assert shapes == [(1, 16, 112, 112), (1, 32, 56, 56), (1, 64, 28, 28), (1, 128, 14, 14), (1, 128, 7, 7)] + HEAD
@@ -51,9 +51,9 @@ def test_conv_arch_sets_the_blocks(cnnpipe_registry):
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
-    spec = cnnpipe_registry.get("models", "vgg")
+    spec = cnnpipe_registry.model("vgg")
     recipe = spec.recipes["fashion-mnist"]
-    assert (recipe.lr, recipe.batch_size, recipe.num_epochs, recipe.optimizer, recipe.resize, recipe.init) == (
+    assert (recipe.lr, recipe.batch_size, recipe.epochs, recipe.optimizer, recipe.resize, recipe.init) == (
         0.05, 128, 5, "sgd", 224, "xavier")
     assert spec.arch == {"conv_arch": VGG11, "ratio": 4, "dropout": 0.5}
 
