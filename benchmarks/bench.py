@@ -113,7 +113,7 @@ def bench_throughput(repeats, steps) -> list:
 
     reg = build_registry()
     rows = []
-    models = [n for n in reg.names("models") if reg.get("models", n).backend == "mxnet"]
+    models = [n for n in reg.names("models") if "mxnet" in reg.model(n).backends]
     samples = {n: [] for n in models}
     for _ in range(repeats):
         for name in models:

@@ -60,21 +60,19 @@ def pick_models(registry, names, dataset):
     if names:
         chosen = [n.strip() for n in names.split(",") if n.strip()]
         for name in chosen:
-            spec = registry.get("models", name)
+            spec = registry.model(name)
             if dataset not in spec.recipes:
                 raise UsageError(f"model '{name}' has no recipe for dataset '{dataset}'")
         return chosen
-    return [n for n in registry.names("models") if dataset in registry.get("models", n).recipes]
+    return [n for n in registry.names("models") if dataset in registry.model(n).recipes]
 
 
 def smallest_size(registry, spec, low, high, channels):
     """The smallest square size from ``low`` up to ``high`` (in steps of 4) that the network accepts."""
-    from cnnpipe.pipeline import pick_trainer
-
-    trainer = pick_trainer(registry, spec, None)
+    backend = registry.backend(spec.backends[0]).load()
     for size in [*range(low, high, 4), high]:
         try:
-            trainer.describe(spec, spec.arch, (1, channels, size, size))
+            backend.describe(spec, spec.arch, (1, channels, size, size))
             return size
         except Exception:  # too small for the architecture: shapes shrink to nothing
             continue
@@ -89,32 +87,32 @@ def options_for(registry, name, recipe, args) -> dict:
     """
     resize = recipe.resize
     if args.resize_cap and resize and resize > args.resize_cap:
-        channels = registry.get("datasets", args.dataset).input_shape[0] or 1
-        resize = smallest_size(registry, registry.get("models", name), args.resize_cap, recipe.resize, channels)
+        channels = registry.dataset(args.dataset).input_shape[0] or 1
+        resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels)
     return {
-        "epochs": args.epochs or recipe.num_epochs,
+        "epochs": args.epochs or recipe.epochs,
         "resize": resize,
         "limit": args.limit,
         "device": args.device,
         "seed": args.seed,
         "out": args.out,
-        "reporters": ["metrics", "summary"],
+        "reporters": [],  # the run folder's records are written whatever reporters observe
     }
 
 
 def train_one(registry, name, args) -> dict:
     """Train ``name`` through the pipeline; the row of the table (with ``error`` when it failed)."""
-    from cnnpipe.pipeline import prepare
+    from cnnpipe.pipeline import prepare, resolve
     from cnnpipe.run import execute
 
-    recipe = registry.get("models", name).recipes[args.dataset]
+    recipe = registry.model(name).recipes[args.dataset]
     row = {"model": name, "book_test_acc": BOOK_TEST_ACC.get(name), "recipe": vars_of(recipe)}
     options = options_for(registry, name, recipe, args)
     try:
-        run, reporters = prepare(registry, name, args.dataset, options=options)
+        run, reporters = prepare(registry, resolve(registry, name, args.dataset, options=options))
         row["run_dir"] = str(run.run_dir.path)
         row["ran"] = {k: getattr(run.config, k) for k in
-                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "trainer")}
+                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "backend")}
         row["ran"].update(train_examples=len(run.data.train_X), test_examples=len(run.data.test_X),
                           input_shape=list(run.data.input_shape))
         execute(run, reporters)
@@ -202,7 +200,7 @@ def markdown(report) -> str:
         lines.append(
             f"| {r['model']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
             f"| {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} | {r['images_per_sec']:,.0f} "
-            f"| {ran['epochs']} of {r['recipe']['num_epochs']} | {ran['lr']:g} | {ran['batch_size']} "
+            f"| {ran['epochs']} of {r['recipe']['epochs']} | {ran['lr']:g} | {ran['batch_size']} "
             f"| {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "
             f"| {ran['train_examples']:,}/{ran['test_examples']:,} |"
         )
@@ -219,7 +217,7 @@ def main(argv=None) -> int:
 
     registry = build_registry()
     try:
-        registry.get("datasets", args.dataset)
+        registry.dataset(args.dataset)
         names = pick_models(registry, args.models, args.dataset)
     except UsageError as exc:
         print(f"reference_accuracy: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ RECIPE = {"lr": 0.9, "batch_size": 256}  # the book's LeNet recipe on Fashion-MN
 def load_fashion_mnist(limit=None):
     from cnnpipe.registry import build_registry
 
-    data = build_registry().get("datasets", "fashion-mnist").load()
+    data = build_registry().dataset("fashion-mnist").load()
     if limit:
         data.train_X, data.train_y = data.train_X[:limit], data.train_y[:limit]
         data.test_X, data.test_y = data.test_X[:limit], data.test_y[:limit]
@@ -171,12 +171,12 @@ def throughput(model_name, steps):
     from cnnpipe.registry import build_registry
 
     reg = build_registry()
-    model = reg.get("models", model_name)
+    model = reg.model(model_name)
     recipe = model.recipes.get("fashion-mnist")
     bs = recipe.batch_size if recipe else 64
     size = (recipe.resize if recipe and recipe.resize else None) or model.sample_shape[-1]
     shape = (bs, model.sample_shape[1], size, size)
-    net = model.build(num_classes=10, **model.arch)
+    net = model.builds["mxnet"](num_classes=10, **model.arch)
     net.initialize(init.Xavier())
     net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": recipe.lr if recipe else 0.1})
@@ -207,7 +207,7 @@ def dataset_load():
     import numpy  # noqa: F401  (a run has numpy, and MXNet, loaded before its data: not counted)
     from cnnpipe.registry import build_registry
 
-    spec = build_registry().get("datasets", "fashion-mnist")
+    spec = build_registry().dataset("fashion-mnist")
     start = time.perf_counter()  # includes importing the dataset plugin's loader module
     data = spec.load()
     int(data.train_X[-1].sum()) + int(data.test_X[-1].sum())  # touch the data, not just the map

@@ -67,7 +67,7 @@ def load(data_dir=None):
 
 @hookimpl
 def cnnpipe_register_datasets(register):
-    register(DatasetSpec("tiny", load, "600 synthetic 28x28 images in 10 classes", (1, 28, 28), 10))
+    register(DatasetSpec("tiny", load, summary="600 synthetic 28x28 images in 10 classes", input_shape=(1, 28, 28), num_classes=10))
 '''
 
 

@@ -33,9 +33,11 @@ def test_version():
 
 def test_list_shows_every_kind():
     out = cli("list").stdout
-    for heading in ("datasets:", "models:", "reporters:", "trainers:"):
+    for heading in ("backends:", "datasets:", "models:", "reporters:"):
         assert heading in out
     assert "lenet" in out and "fashion-mnist" in out and "mxnet" in out
+    lenet = next(line for line in out.splitlines() if line.strip().startswith("lenet "))
+    assert "(mxnet, torch)" in lenet
 
 
 def test_info_prints_the_books_lenet_shapes():
@@ -47,9 +49,16 @@ def test_info_prints_the_books_lenet_shapes():
     assert "recipe for fashion-mnist: sgd, lr 0.9, batch 256, 5 epochs" in result.stdout
 
 
-def test_info_of_a_dataset_and_a_trainer():
+def test_info_of_a_dataset_and_a_backend():
     assert "input shape (1, 28, 28), 10 classes" in cli("info", "fashion-mnist").stdout
-    assert "backend mxnet" in cli("info", "mxnet").stdout
+    assert "builds" in cli("info", "mxnet").stdout and "lenet" in cli("info", "torch").stdout
+
+
+def test_info_traces_each_backend_to_the_same_parameter_count():
+    result = cli("info", "lenet", "--backend", "torch")
+    assert result.returncode == 0, result.stderr
+    assert "torch layers for a (1, 1, 28, 28) input" in result.stdout
+    assert "parameters: 44,426" in result.stdout
 
 
 def assert_one_line_error(result, *fragments, code=2):
@@ -70,14 +79,16 @@ def assert_one_line_error(result, *fragments, code=2):
     (["run", "lenet", "fashion-mnist", "--device", "tpu"], ["device must be auto, cpu, gpu or gpu:N"]),
     (["run", "lenet", "fashion-mnist", "--device", "gpu:3"], ["--device gpu:3", "GPU(s)"]),
     (["run", "lenet", "fashion-mnist", "--optimizer", "sgdd"], ["unknown optimizer 'sgdd'", "sgd"]),
-    (["run", "lenet", "fashion-mnist", "--trainer", "torch"], ["unknown trainer 'torch'", "mxnet"]),
+    (["run", "lenet", "fashion-mnist", "--backend", "jax"], ["model 'lenet' has no jax build", "mxnet, torch"]),
+    (["run", "lenet", "fashion-mnist", "--backend", "torch", "--optimizer", "ftml"], ["unknown optimizer 'ftml'", "sgd"]),
+    (["info", "lenet", "--backend", "jax"], ["model 'lenet' has no jax build"]),
     (["run", "lenet", "fashion-mnist", "--reporter", "slack"], ["unknown reporter 'slack'", "console"]),
     (["run", "lenet", "fashion-mnist", "--set", "epochs"], ["--set takes key=value"]),
     (["run", "lenet", "fashion-mnist", "--set", "colour=red"], ["unknown setting 'colour'", "batch_size"]),
     (["run", "lenet", "fashion-mnist", "--set", "arch.depth=3"], ["no architecture argument 'depth'", "activation"]),
     (["run", "lenet", "fashion-mnist", "--set", "arch.activation=swish"], ["cannot take (1, 28, 28) inputs", "swish"]),
     (["run", "nin", "fashion-mnist", "--resize", "64"], ["model 'nin' cannot take (1, 64, 64) inputs", "kernel size (3) exceeds input"]),
-    (["run", "lenet", "edge-image", "--lr", "0.1", "--batch-size", "1", "--epochs", "1"], ["trainer 'mxnet' trains classifiers; dataset 'edge-image' has no class labels"]),
+    (["run", "lenet", "edge-image", "--lr", "0.1", "--batch-size", "1", "--epochs", "1"], ["model 'lenet' is a classifier; dataset 'edge-image' has no class labels"]),
     (["run", "lenet", "fashion-mnist", "--config", "missing.toml"], ["config file not found: missing.toml"]),
     (["run", "lenet", "fashion-mnist", "--data-dir", "nowhere"], ["data folder nowhere lacks the Fashion-MNIST file(s)"]),
     (["run", "--resume", "nowhere"], ["nowhere is not a cnnpipe run folder"]),

@@ -42,13 +42,13 @@ class WhereAmI:
             "prefix": sys.prefix,
             "uid": os.getuid(),
             "python": "%d.%d" % sys.version_info[:2],
-            "data_dir": os.environ.get("CNNPIPE_DATA_DIR"),
+            "data_dir": run.config.data_dir,
         })
 
 
 @hookimpl
 def cnnpipe_register_reporters(register):
-    register(ReporterSpec("whereami", WhereAmI, "writes whereami.json"))
+    register(ReporterSpec("whereami", WhereAmI, summary="writes whereami.json"))
 '''
 
 

@@ -10,19 +10,39 @@ import pytest
 from click.testing import CliRunner
 
 from cnnpipe.cli import main
-from cnnpipe.docker import job
+from cnnpipe.docker import job, runner
 from cnnpipe.errors import UsageError
 from cnnpipe.registry import build_registry
 from cnnpipe.specs import DatasetSpec
 
 
-def test_container_args_repeat_the_run_with_the_out_folder_mounted():
-    options = {"epochs": 1, "batch_size": 64, "limit": 200, "out": "/host/runs", "data_dir": "/host/data",
-               "reporters": ["default", "whereami"], "lr": None}
-    args = job.container_args("lenet", "fashion-mnist", options, sets=["arch.x=1"], config_file="c.toml", debug=True)
-    assert args == ["lenet", "fashion-mnist", "--epochs", "1", "--batch-size", "64", "--limit", "200",
-                    "--reporter", "default", "--reporter", "whereami", "--set", "arch.x=1",
-                    "--config", "/job/config.toml", "--debug", "--out", "/runs"]
+def resolved(model="lenet", dataset="fashion-mnist", options=None, sets=(), config_file=None):
+    from cnnpipe.pipeline import resolve
+
+    return resolve(build_registry(), model, dataset, options=options or {}, sets=sets, config_file=config_file)
+
+
+def test_container_args_give_every_resolved_setting_and_the_mounts(tmp_path):
+    config_file = tmp_path / "c.toml"
+    config_file.write_text("seed = 4\n[arch]\nactivation = \"relu\"\n")
+    run = resolved(options={"epochs": 1, "batch_size": 64, "limit": 200, "out": "/host/runs",
+                            "reporters": ["default", "plot"]}, sets=["lr=0.5"], config_file=str(config_file))
+    args = runner.container_args(run.config, data_mounted=True, debug=True)
+    assert args == ["lenet", "fashion-mnist", "--backend", "mxnet", "--epochs", "1", "--batch-size", "64",
+                    "--lr", "0.5", "--optimizer", "sgd", "--seed", "4", "--device", "auto", "--set", 'init="xavier"',
+                    "--limit", "200", "--reporter", "default", "--reporter", "plot",
+                    "--set", 'arch.activation="relu"', "--data-dir", "/data", "--debug", "--out", "/runs"]
+
+
+def test_container_args_parse_back_to_the_same_configuration():
+    from cnnpipe.cli.options import parse_run_args, settings_of
+    from cnnpipe.pipeline import resolve
+
+    run = resolved("resnet18", options={"epochs": 2, "resize": 64}, sets=["arch.num_channels=[8, 16, 32, 64]"])
+    params = parse_run_args(runner.container_args(run.config, data_mounted=False)).params
+    again = resolve(build_registry(), params["model"], params["dataset"], options=settings_of(params),
+                    sets=params["sets"])
+    assert {**again.config.to_dict(), "out": None} == {**run.config.to_dict(), "out": None}
 
 
 def fake_dataset(locate=None):
@@ -42,7 +62,7 @@ def test_data_folder_missing_is_one_line():
 
 def test_fashion_mnist_locates_the_given_folder_or_the_system_copy(tmp_path, monkeypatch):
     monkeypatch.delenv("CNNPIPE_DATA_DIR", raising=False)
-    spec = build_registry().get("datasets", "fashion-mnist")
+    spec = build_registry().dataset("fashion-mnist")
     with pytest.raises(UsageError, match="lacks the Fashion-MNIST file"):
         spec.locate(str(tmp_path))
     monkeypatch.setenv("CNNPIPE_CACHE_DIR", str(tmp_path / "cache"))
@@ -51,24 +71,21 @@ def test_fashion_mnist_locates_the_given_folder_or_the_system_copy(tmp_path, mon
         assert spec.locate(None) == system
 
 
-def test_make_job_checks_names_before_anything_starts(tmp_path):
-    reg = build_registry()
-    with pytest.raises(UsageError, match="unknown model 'lenett'"):
-        job.make_job(reg, "lenett", "fashion-mnist", {"out": str(tmp_path)}, image="x")
+def test_make_job_checks_before_anything_starts(tmp_path):
     with pytest.raises(UsageError, match="--gpus"):
-        job.make_job(reg, "lenet", "fashion-mnist", {"out": str(tmp_path)}, image="x", gpus="0")
-    with pytest.raises(UsageError, match="config file not found"):
-        job.make_job(reg, "lenet", "fashion-mnist", {}, config_file=str(tmp_path / "none.toml"), image="x")
+        job.make_job(resolved(options={"out": str(tmp_path)}), image="x", gpus="0")
+    with pytest.raises(UsageError, match="--memory"):
+        job.make_job(resolved(options={"out": str(tmp_path)}), image="x", memory="lots")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_make_job(tmp_path):
-    spec = job.make_job(build_registry(), "lenet", "fashion-mnist", {"out": str(tmp_path / "r"), "epochs": 1,
-                        "data_dir": "/usr/share/datasets/fashion-mnist"}, image="img", memory="2g",
-                        disable=("plot",))
+    run = resolved(options={"out": str(tmp_path / "r"), "epochs": 1, "data_dir": "/usr/share/datasets/fashion-mnist"})
+    spec = job.make_job(run, image="img", memory="2g", disable=("plot",))
     assert spec.image == "img" and spec.memory == "2g"
     assert spec.out_dir == tmp_path / "r"
-    assert spec.args == ["lenet", "fashion-mnist", "--epochs", "1", "--out", "/runs"]
+    assert spec.args[:2] == ["lenet", "fashion-mnist"] and spec.args[-4:] == ["--data-dir", "/data", "--out", "/runs"]
+    assert spec.data_dir == Path("/usr/share/datasets/fashion-mnist")
     assert spec.env == {"CNNPIPE_DISABLE_PLUGINS": "plot"}
 
 

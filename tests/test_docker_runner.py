@@ -34,7 +34,7 @@ def test_spec_mounts_data_read_only_and_runs_read_write():
     spec = runner.container_spec(job(), (1000, 1000), Path("/host/runs"))
     assert spec["volumes"] == {"/host/runs": {"bind": "/runs", "mode": "rw"},
                                "/host/data": {"bind": "/data", "mode": "ro"}}
-    assert spec["environment"]["CNNPIPE_DATA_DIR"] == "/data"
+    assert "CNNPIPE_DATA_DIR" not in spec["environment"]  # the data folder is an argument: --data-dir /data
 
 
 def test_spec_without_data_dir_mounts_only_runs():

@@ -21,7 +21,7 @@ def build(num_classes=10):
 
 @hookimpl
 def cnnpipe_register_models(register):
-    register(ModelSpec("softmax", build, recipes={"tiny": Recipe(lr=0.1, batch_size=64, num_epochs=1)},
+    register(ModelSpec("softmax", {"mxnet": build}, recipes={"tiny": Recipe(lr=0.1, batch_size=64, epochs=1)},
                        summary="softmax regression"))
 '''
 
@@ -33,8 +33,10 @@ def collect(registry_warnings):
 def test_builtin_plugins_load_like_installed_ones():
     reg = build_registry(warn=pytest.fail)
     names = {info.name: info for info in reg.infos}
-    assert names["mxnet-trainer"].dist == "cnnpipe" and names["mxnet-trainer"].status == "ok"
-    assert reg.names("reporters") == ["console", "metrics", "plot", "summary"]
+    assert names["reporters"].dist == "cnnpipe" and names["reporters"].status == "ok"
+    assert names["mxnet"].dist == "cnnpipe-mxnet" and names["torch"].dist == "cnnpipe-torch"
+    assert reg.names("reporters") == ["console", "plot"]
+    assert reg.names("backends") == ["mxnet", "torch"]
     assert "lenet" in reg.names("models") and "fashion-mnist" in reg.names("datasets")
 
 
@@ -97,12 +99,12 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(install_plugin
     reg = build_registry(warn=warnings.append)
     assert any("'softmax' is registered by both cnnpipe-one and cnnpipe-two" in w for w in warnings)
     with pytest.raises(UsageError, match="both cnnpipe-one and cnnpipe-two"):
-        reg.get("models", "softmax")
+        reg.model("softmax")
     result = cli("run", "softmax", "fashion-mnist")
     assert result.returncode == 2
     assert "both cnnpipe-one and cnnpipe-two" in result.stderr.splitlines()[-1]
     # Disabling one of them settles it.
-    assert build_registry(disable=["two"], warn=pytest.fail).get("models", "softmax").dist == "cnnpipe-one"
+    assert build_registry(disable=["two"], warn=pytest.fail).model("softmax").dist == "cnnpipe-one"
 
 
 def test_disable_by_option_and_environment(install_plugin):

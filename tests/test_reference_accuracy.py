@@ -29,7 +29,7 @@ def test_unknown_model_is_one_line_and_writes_nothing(bench, tmp_path, capsys):
 def test_resize_cap_rises_to_what_the_network_accepts(bench, cnnpipe_registry):
     pytest.importorskip("cnnpipe_densenet")
     # 28x28 shrinks to nothing after DenseNet's third transition; 32 is the first size that fits.
-    assert bench.smallest_size(cnnpipe_registry, cnnpipe_registry.get("models", "densenet"), 28, 96, 1) == 32
+    assert bench.smallest_size(cnnpipe_registry, cnnpipe_registry.model("densenet"), 28, 96, 1) == 32
 
 
 @pytest.mark.real_data
@@ -42,7 +42,7 @@ def test_reduced_run_records_what_it_ran(bench, tmp_path):
     report = json.loads(js.read_text())
     (row,) = report["rows"]
     assert row["book_test_acc"] == 0.881
-    assert row["ran"]["epochs"] == 1 and row["recipe"]["num_epochs"] == 5
+    assert row["ran"]["epochs"] == 1 and row["recipe"]["epochs"] == 5
     assert (row["ran"]["train_examples"], row["ran"]["test_examples"], row["ran"]["lr"]) == (256, 256, 1.0)
     assert 0 <= row["test_acc"] <= 1 and row["images_per_sec"] > 0
     assert Path(row["run_dir"], "metrics.jsonl").exists()

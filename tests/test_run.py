@@ -26,16 +26,17 @@ def test_run_folder_holds_everything(tiny_dataset, tmp_path):
                  "--out", str(tmp_path / "runs"), "--seed", "7")
     assert result.returncode == 0, result.stderr
     folder = run_folder(tmp_path / "runs")
-    names = sorted(p.name for p in folder.iterdir())
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     assert names == ["checkpoints", "config.json", "metrics.jsonl", "model.params", "plot.png", "run.log", "summary.json"]
     config = json.loads((folder / "config.json").read_text())
     assert config["config"]["seed"] == 7 and config["config"]["batch_size"] == 32
-    assert {"cnnpipe", "cnnpipe-lenet", "tiny-data", "mxnet"} <= set(config["versions"])
+    assert {"cnnpipe", "cnnpipe-lenet", "cnnpipe-mxnet", "tiny-data", "mxnet"} <= set(config["versions"])
+    assert config["config"]["backend"] == "mxnet"
     metrics = read_metrics(folder)
     assert [m["epoch"] for m in metrics] == [1, 2]
     assert set(metrics[0]) == {"epoch", "train_loss", "train_acc", "test_acc", "time", "images_per_sec"}
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["epoch-001", "epoch-002"]
-    assert sorted(p.name for p in (folder / "checkpoints" / "epoch-002").iterdir()) == ["model.params", "state.json", "trainer.states"]
+    assert sorted(p.name for p in (folder / "checkpoints" / "epoch-002").iterdir()) == ["model.params", "optimizer.states", "state.json"]
     assert (folder / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "succeeded" and summary["epochs"] == 2
@@ -81,18 +82,25 @@ def test_learns_the_tiny_dataset(tiny_dataset, tmp_path):
     assert read_metrics(run_folder(tmp_path))[-1]["test_acc"] > 0.5
 
 
-def test_chosen_reporters_only(tiny_dataset, tmp_path):
+def test_chosen_reporters_only_and_the_records_whatever_they_are(tiny_dataset, tmp_path):
     result = cli("run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "100", "--epochs", "1",
-                 "--reporter", "metrics", "--out", str(tmp_path))
+                 "--reporter", "plot", "--out", str(tmp_path / "plot"))
     assert result.returncode == 0, result.stderr
-    folder = run_folder(tmp_path)
-    assert (folder / "metrics.jsonl").exists()
-    assert not (folder / "plot.png").exists() and not (folder / "summary.json").exists()
-    assert "epoch 1" not in result.stderr
+    folder = run_folder(tmp_path / "plot")
+    assert (folder / "plot.png").exists() and "epoch 1" not in result.stderr
+    result = cli("run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "100", "--epochs", "1",
+                 "--reporter", "console", "--out", str(tmp_path / "console"))
+    assert result.returncode == 0, result.stderr
+    folder = run_folder(tmp_path / "console")
+    assert not (folder / "plot.png").exists() and "epoch 1, loss" in result.stderr
+    for records in (tmp_path / "plot", tmp_path / "console"):
+        folder = run_folder(records)
+        assert len(read_metrics(folder)) == 1
+        assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
 
 
 def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(tiny_dataset, tmp_path):
-    args = ["run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "64", "--reporter", "metrics"]
+    args = ["run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "64", "--reporter", "console"]
     whole = cli(*args, "--epochs", "3", "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     first = cli(*args, "--epochs", "2", "--out", str(tmp_path / "parts"))
@@ -111,7 +119,7 @@ def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(tiny
 
 def test_resume_refuses_changes_to_the_saved_configuration(tiny_dataset, tmp_path):
     result = cli("run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "200", "--epochs", "1",
-                 "--reporter", "metrics", "--out", str(tmp_path))
+                 "--reporter", "console", "--out", str(tmp_path))
     folder = run_folder(tmp_path)
     before = sorted(p.name for p in folder.rglob("*"))
     for extra, fragment in ((["--lr", "0.1"], "--lr cannot change"),
@@ -138,17 +146,18 @@ class Explode:
 
 @hookimpl
 def cnnpipe_register_reporters(register):
-    register(ReporterSpec("explode", Explode, "fails after epoch 2"))
+    register(ReporterSpec("explode", Explode, summary="fails after epoch 2"))
 '''
     install_plugin("cnnpipe-explode", {"explode_plugin": source}, {"explode": "explode_plugin"})
     result = cli("run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "100", "--epochs", "3",
                  "--reporter", "default", "--reporter", "explode", "--out", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == "cnnpipe: error: RuntimeError: disk on fire (rerun with --debug for the traceback)"
+    assert result.stderr.strip().splitlines()[-1] == ("cnnpipe: error: reporter 'explode' (cnnpipe-explode) failed in "
+                                                      "cnnpipe_on_epoch_end: RuntimeError: disk on fire")
     folder = run_folder(tmp_path)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["epochs"] == 2 and "disk on fire" in summary["error"]
-    assert "run failed: RuntimeError: disk on fire" in (folder / "run.log").read_text()
+    assert "run failed: PluginError: reporter 'explode'" in (folder / "run.log").read_text()
     assert len(read_metrics(folder)) == 2
 
 

@@ -107,8 +107,9 @@ def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
     s = Store().schedule("nightly")
     assert s["spec"]["out_dir"] == str(tmp_path / "runs")
     assert s["spec"]["data_dir"] == "/usr/share/datasets/fashion-mnist"
-    assert s["spec"]["args"] == ["lenet", "fashion-mnist", "--device", "cpu", "--epochs", "1", "--limit", "200",
-                                 "--out", "/runs", "--data-dir", "/data"]
+    args = s["spec"]["args"]
+    assert args[:2] == ["lenet", "fashion-mnist"] and args[-4:] == ["--data-dir", "/data", "--out", "/runs"]
+    assert [args[args.index(flag) + 1] for flag in ("--device", "--epochs", "--limit", "--lr")] == ["cpu", "1", "200", "0.9"]
     assert "nightly" in cli("schedule", "list") and "no jobs yet" in cli("schedule", "list")
     shown = cli("schedule", "show", "nightly")
     assert "Europe/Berlin" in shown and "container args     cnnpipe run lenet fashion-mnist" in shown
@@ -127,11 +128,14 @@ def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
     assert "cancelled" in cli("jobs", "list")  # the history outlives the schedule
 
 
-def test_a_config_file_travels_as_set_values(cli, tmp_path):
-    (tmp_path / "c.toml").write_text('lr = 0.5\nbatch_size = 64\n[arch]\n')
+def test_a_config_file_is_resolved_on_the_host_into_the_arguments(cli, tmp_path):
+    (tmp_path / "c.toml").write_text('lr = 0.5\nbatch_size = 64\n[arch]\nactivation = "relu"\n')
+    (tmp_path / "c.toml").chmod(0o600)  # private: the container never needs to read it
     cli("schedule", "add", "n", "--cron", "@daily", *GOOD, "--config", str(tmp_path / "c.toml"))
     args = Store().schedule("n")["spec"]["args"]
-    assert ["--set", "lr=0.5", "--set", "batch_size=64"] == args[args.index("--set"):args.index("--out")]
+    assert "--config" not in args
+    assert [args[args.index(flag) + 1] for flag in ("--lr", "--batch-size")] == ["0.5", "64"]
+    assert 'arch.activation="relu"' in args
 
 
 def test_export_writes_the_cronjob(cli, tmp_path):

@@ -8,16 +8,16 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import CnnpipeError
 
 
 class Group(click.Group):
-    """Turns :class:`UsageError` into one line and a non-zero exit (a traceback only with ``--debug``)."""
+    """Turns :class:`CnnpipeError` into one line and its exit code (a traceback only with ``--debug``)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except UsageError as exc:
+        except CnnpipeError as exc:
             if debugging(ctx):
                 raise
             click.echo(f"cnnpipe: error: {exc}", err=True)
@@ -44,7 +44,7 @@ def debugging(ctx) -> bool:
     return bool((ctx.obj or {}).get("debug")) or os.environ.get("CNNPIPE_DEBUG") == "1"
 
 
-def registry(ctx):
+def load_registry(ctx):
     """The plugin registry, loaded once per invocation."""
     obj = ctx.find_root().obj
     if "registry" not in obj:

@@ -8,33 +8,35 @@ import click
 
 from ..errors import UsageError
 from ..registry import KINDS
-from . import main, registry
+from . import load_registry, main
 
 
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 @click.pass_context
 def list_(ctx, kind):
-    """List installed models, datasets, trainers and reporters."""
-    reg = registry(ctx)
+    """List installed models (with their backends), datasets, backends and reporters."""
+    reg = load_registry(ctx)
     for k in [kind] if kind else sorted(KINDS):
         if not kind:
             click.echo(f"{k}:")
         for name in reg.names(k):
             spec = reg.specs[k][name]
             indent = "" if kind else "  "
-            click.echo(f"{indent}{name:<16} {spec.summary}  [{spec.dist}]".rstrip())
+            backends = f" ({', '.join(spec.backends)})" if k == "models" else ""
+            click.echo(f"{indent}{name:<16} {spec.summary}{backends}  [{spec.dist}]".rstrip())
 
 
 @main.command()
 @click.argument("name")
 @click.option("--resize", type=int, help="Trace the layers for RESIZE x RESIZE inputs.")
 @click.option("--set", "sets", multiple=True, metavar="arch.NAME=VALUE", help="Architecture argument.")
+@click.option("--backend", help="Trace the network of this backend (default: the model's first).")
 @click.pass_context
-def info(ctx, name, resize, sets):
-    """Describe a model (layer by layer), dataset, trainer or reporter."""
-    reg = registry(ctx)
-    for kind in ("models", "datasets", "trainers", "reporters"):
+def info(ctx, name, resize, sets, backend):
+    """Describe a model (layer by layer, per backend), dataset, backend or reporter."""
+    reg = load_registry(ctx)
+    for kind in ("models", "datasets", "backends", "reporters"):
         if name in reg.specs[kind] or any(k == (kind, name) for k in reg.clashes):
             spec = reg.get(kind, name)
             break
@@ -43,36 +45,38 @@ def info(ctx, name, resize, sets):
         raise UsageError(f"nothing installed is called '{name}'; installed: {', '.join(every)}")
     click.echo(f"{name}: {spec.summary}  [{spec.dist}]")
     if kind == "models":
-        describe_model(reg, spec, resize, sets)
+        describe_model(reg, spec, resize, sets, backend)
+    elif backend is not None or resize is not None or sets:
+        raise UsageError(f"--backend, --resize and --set describe models; '{name}' is a {kind[:-1]}")
     elif kind == "datasets" and spec.input_shape:
         click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
-    elif kind == "trainers":
-        click.echo(f"backend {spec.backend}")
+    elif kind == "backends":
+        models = [m for m in reg.names("models") if name in reg.model(m).backends]
+        click.echo(f"builds {len(models)} installed model(s): {', '.join(models) or 'none'}")
 
 
-def describe_model(reg, spec, resize, sets):
-    from ..config import parse_sets
-    from ..pipeline import pick_trainer
+def describe_model(reg, spec, resize, sets, backend_name):
+    from ..config import check_setting, parse_sets
+    from ..pipeline import pick_backend
 
     arch = {**spec.arch, **parse_sets([s if s.startswith("arch.") else f"arch.{s}" for s in sets]).get("arch", {})}
     unknown = sorted(set(arch) - set(spec.arch))
     if unknown:
         raise UsageError(f"model '{spec.name}' has no architecture argument '{unknown[0]}'; valid: {', '.join(spec.arch) or 'none'}")
     shape = tuple(spec.sample_shape)
-    if resize:
-        shape = shape[:2] + (resize, resize)
-    click.echo(f"backend {spec.backend}; architecture arguments: {arch or 'none'}")
-    trainer = pick_trainer(reg, spec, None)
-    if trainer.describe is not None:
-        layers, num_params = trainer.describe(spec, arch, shape)
-        click.echo(f"layers for a {shape} input:")
-        for layer, out in layers:
-            click.echo(f"  {layer:<24} output shape: {out}")
-        click.echo(f"parameters: {num_params:,}")
+    if resize is not None:
+        shape = shape[:2] + (check_setting("resize", resize),) * 2
+    backend = pick_backend(reg, spec, backend_name)
+    click.echo(f"backends {', '.join(spec.backends)}; architecture arguments: {arch or 'none'}")
+    layers, num_params = backend.load().describe(spec, arch, shape)
+    click.echo(f"{backend.name} layers for a {shape} input:")
+    for layer, out in layers:
+        click.echo(f"  {layer:<24} output shape: {out}")
+    click.echo(f"parameters: {num_params:,}")
     for dataset, r in sorted(spec.recipes.items()):
         resized = f", resize {r.resize}" if r.resize else ""
         click.echo(f"recipe for {dataset}: {r.optimizer}, lr {r.lr}, batch {r.batch_size}, "
-                   f"{r.num_epochs} epochs, {r.init} init{resized}")
+                   f"{r.epochs} epochs, {r.init} init{resized}")
 
 
 @main.command()
@@ -80,7 +84,7 @@ def describe_model(reg, spec, resize, sets):
 @click.pass_context
 def plugins(ctx, as_json):
     """Installed plugins: distribution, version, what each registers, status."""
-    reg = registry(ctx)
+    reg = load_registry(ctx)
     rows = [
         {"name": i.name, "dist": i.dist, "version": i.version, "module": i.module,
          "status": i.status, "error": i.error, "registers": i.registers}

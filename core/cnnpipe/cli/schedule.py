@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import time
 
 import click
 
 from ..errors import UsageError
-from . import main, registry
+from . import load_registry, main
 
 
 def open_store():
@@ -29,7 +30,7 @@ def schedule():
 @click.option("--cron", required=True, metavar="EXPR", help='Five-field cron line, e.g. "0 2 * * *", or @daily.')
 @click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA time zone of the cron line.")
 @click.option("--gpus", type=int, default=0, show_default=True, help="GPUs each job gets, exclusively.")
-@click.option("--image", help="Job image (default CNNPIPE_IMAGE, else the newest built for the installed plugins).")
+@click.option("--image", help="Job image (default CNNPIPE_IMAGE, else the one built for the installed plugins).")
 @click.option("--concurrency", default="forbid", show_default=True,
               help="When a slot comes while the last job still runs: forbid (skip), allow, replace.")
 @click.option("--starting-deadline", type=float, default=3600, show_default=True, metavar="SECONDS",
@@ -42,16 +43,68 @@ def schedule():
 @click.pass_context
 def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, run_args):
     """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot."""
-    from ..schedule import resources, slots, spec
+    from ..pipeline import resolve
+    from ..schedule import resources, slots
+    from ..schedule.define import define
 
-    row = spec.build(registry(ctx), name, cron, tz, run_args, gpus=gpus, image=image, concurrency=concurrency,
-                     starting_deadline=starting_deadline, retries=retries, backoff=backoff, timeout=timeout,
-                     available_gpus=resources.configured().gpus if gpus else (), now=time.time())
+    run = scheduled_run(run_args, gpus)
+    resolved = resolve(load_registry(ctx), run["model"], run["dataset"], options=run["options"], sets=run["sets"],
+                       config_file=run["config_file"])
+    row = define(resolved, name, cron, tz, gpus=gpus, concurrency=concurrency, starting_deadline=starting_deadline,
+                 retries=retries, backoff=backoff, timeout=timeout if timeout is not None else run["timeout"],
+                 memory=run["memory"], cpus=run["cpus"], now=time.time(),
+                 available_gpus=resources.configured().gpus if gpus else ())
+    # Asked of the engine only once everything else is known to be right.
+    row["spec"]["image"] = image or run["image"] or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus)
     store = open_store()
     store.add_schedule(row)
     nxt = slots.next_slot(row["cron"], tz, row["last_slot"])
     click.echo(f"added schedule {name}: {row['spec']['model']} on {row['spec']['dataset']}, "
                f"next slot {slots.show(nxt, tz)}")
+
+
+def scheduled_run(args, gpus: int) -> dict:
+    """The run options after ``--`` as plain values, parsed like ``cnnpipe run``'s; what cannot be scheduled is refused."""
+    from click.core import ParameterSource
+
+    from .options import parse_run_args, settings_of
+
+    args = list(args)
+    if "-h" in args or "--help" in args:
+        raise UsageError("run options after -- are those of 'cnnpipe run --help'")
+    try:
+        parsed = parse_run_args(args)
+    except click.ClickException as exc:
+        raise UsageError(f"bad run options after --: {exc.format_message()}")
+    params = parsed.params
+    if not params.get("model") or not params.get("dataset"):
+        raise UsageError("give MODEL and DATASET after --, for example: -- lenet fashion-mnist --epochs 10")
+    for key in ("resume", "debug"):
+        if params.get(key):
+            raise UsageError(f"--{key} cannot be scheduled")
+    if params["runner"] == "local" and parsed.get_parameter_source("runner") == ParameterSource.COMMANDLINE:
+        raise UsageError("scheduled jobs always run in containers; leave out --runner local")
+    if params.get("gpus") is not None:
+        raise UsageError("give the GPU count before --: cnnpipe schedule add NAME --gpus N ... -- MODEL DATASET")
+    options = settings_of(params)
+    device = options.get("device")
+    if gpus and device in (None, "auto"):
+        options["device"] = "gpu"
+    elif not gpus and device and device.startswith("gpu"):
+        raise UsageError(f"--device {device} needs GPUs: add --gpus N to the schedule")
+    elif not gpus:
+        options["device"] = "cpu"
+    options["out"] = options.get("out") or "runs"
+    return {"model": params["model"], "dataset": params["dataset"], "options": options, "sets": list(params["sets"]),
+            "config_file": params["config_file"], "image": params["image"], "timeout": params["timeout"],
+            "memory": params["memory"], "cpus": params["cpus"]}
+
+
+def default_image(gpus: int) -> str:
+    """The job image built for the installed plugins (CUDA for GPU jobs), asked of the engine."""
+    from ..docker import image, runner
+
+    return image.image_for_plugins(runner.client(), "cuda" if gpus else "cpu")
 
 
 @schedule.command("list")

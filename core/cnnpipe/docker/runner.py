@@ -7,6 +7,7 @@ folders read-write at ``/runs``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -43,7 +44,42 @@ class ContainerJob:
     timeout: float | None = None  # seconds
     labels: dict = field(default_factory=dict)   # added to the container's labels (always also {"cnnpipe": "job"})
     env: dict = field(default_factory=dict)      # extra environment variables inside the container
-    config_file: Path | None = None              # host TOML file, mounted read-only at /job/config.toml
+
+
+def toml_value(value) -> str:
+    """``value`` as a TOML value, for ``--set`` (strings, numbers, booleans, lists and tables)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]:
+    """The arguments of ``cnnpipe run`` in a job container for a configuration resolved on the host.
+
+    Every setting is given explicitly (no host file is needed inside), run folders go to :data:`RUNS`
+    and, when the dataset folder is mounted, data come from :data:`DATA`.  ``--runner docker``, the
+    scheduler and the Kubernetes export all use this one function.
+    """
+    args = [config.model, config.dataset, "--backend", str(config.backend), "--epochs", str(config.epochs),
+            "--batch-size", str(config.batch_size), "--lr", repr(float(config.lr)), "--optimizer", config.optimizer,
+            "--seed", str(config.seed), "--device", config.device, "--set", f"init={toml_value(config.init)}"]
+    if config.resize:
+        args += ["--resize", str(config.resize)]
+    if config.limit:
+        args += ["--limit", str(config.limit)]
+    for name in config.reporters:
+        args += ["--reporter", name]
+    for key, value in sorted(config.arch.items()):
+        args += ["--set", f"arch.{key}={toml_value(value)}"]
+    if data_mounted:
+        args += ["--data-dir", DATA]
+    if debug:
+        args.append("--debug")
+    return args + ["--out", RUNS]
 
 
 def client():
@@ -114,9 +150,6 @@ def container_spec(job: ContainerJob, user: tuple[int, int], runs_dir: Path) -> 
     env = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", **job.env}
     if job.data_dir is not None:
         volumes[str(job.data_dir)] = {"bind": DATA, "mode": "ro"}
-        env["CNNPIPE_DATA_DIR"] = DATA
-    if job.config_file is not None:
-        volumes[str(job.config_file)] = {"bind": "/job/config.toml", "mode": "ro"}
     spec = {
         "image": job.image,
         "command": ["cnnpipe", "run", *job.args],

@@ -70,10 +70,16 @@ def local_source(dist):
     return path if path.exists() else None
 
 
+EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+
+
 def requirements(dists, variant: str) -> list[str]:
     """What pip must fetch for the image: the dependencies of local distributions, and the others by version.
 
-    The CUDA image gets ``mxnet-cu117`` in place of ``mxnet``, at the same version.
+    Of a local distribution's extras, the one named after the variant (``cpu`` or ``cuda``) is included:
+    that is how a backend plugin names the build of its framework for each image (``cnnpipe-mxnet[cpu]``
+    is ``mxnet``, ``[cuda]`` is ``mxnet-cu117``).  The CUDA image gets ``mxnet-cu117`` in place of any
+    other ``mxnet`` requirement, at the same version.
     """
     ours = {canonical(d.metadata["Name"]) for d in dists}
     reqs: list[str] = []
@@ -83,11 +89,12 @@ def requirements(dists, variant: str) -> list[str]:
             continue
         for req in dist.requires or []:
             match = NAME_RE.match(req)
-            if not match or "extra ==" in req.replace("extra==", "extra =="):
+            extra = EXTRA_RE.search(req)
+            if not match or (extra and extra.group(1) != variant):
                 continue
             if canonical(match.group(1)) in ours:
                 continue
-            reqs.append(req.strip())
+            reqs.append(req.split(";")[0].strip() if extra else req.strip())
     if variant == "cuda":
         reqs = [cuda_requirement(r) for r in reqs]
     return sorted(dict.fromkeys(reqs))

@@ -1,0 +1,66 @@
+"""The options of ``cnnpipe run``, in one place: the ``run`` command takes them, and ``schedule add`` parses
+the run arguments after ``--`` with the same definitions."""
+
+from __future__ import annotations
+
+import click
+
+# Options that are run settings (RunConfig fields, by the parameter's name).
+SETTINGS = (
+    click.option("--backend", help="Training backend: mxnet, torch, ... (default: the model's first)."),
+    click.option("--epochs", type=int, help="Number of epochs (num_epochs)."),
+    click.option("--batch-size", type=int, help="Examples per batch."),
+    click.option("--lr", type=float, help="Learning rate."),
+    click.option("--optimizer", help="Optimizer name (sgd, adam, ...)."),
+    click.option("--resize", type=int, help="Resize images to RESIZE x RESIZE, batch by batch on the device."),
+    click.option("--device", help="auto (GPU when present, else CPU), cpu, gpu or gpu:N."),
+    click.option("--seed", type=int, help="Random seed (default 0)."),
+    click.option("--reporter", "reporters", multiple=True,
+                 help="Reporter to use (repeatable; 'default' stands for the default set)."),
+    click.option("--out", help="Folder that holds run folders (default ./runs)."),
+    click.option("--limit", type=int, help="Use only the first N examples of each split, for quick runs."),
+    click.option("--data-dir", help="Folder with the dataset's files (also CNNPIPE_DATA_DIR)."),
+)
+# Options about where and how the run executes, not what it computes.
+EXECUTION = (
+    click.option("--config", "config_file", help="TOML file with the same settings."),
+    click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                 help="Override a setting; arch.NAME=VALUE sets an architecture argument."),
+    click.option("--resume", metavar="RUN_DIR", help="Continue a run from its last complete epoch."),
+    click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+    click.option("--runner", type=click.Choice(["local", "docker"]), default="local", show_default=True,
+                 help="Run here, or in a container of the job image (see cnnpipe image build)."),
+    click.option("--gpus", help="docker: GPUs for the container: all, a count N, or device ids ID,ID."),
+    click.option("--image", help="docker: job image (default: the one built for the installed plugins)."),
+    click.option("--memory", help="docker: memory limit, like 4g."),
+    click.option("--cpus", type=float, help="docker: CPU limit, like 2 or 0.5."),
+    click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
+)
+SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "seed", "reporters",
+                 "out", "limit", "data_dir")
+CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
+
+
+def run_options(command):
+    """Decorate ``command`` with every option of ``cnnpipe run`` (MODEL and DATASET are arguments)."""
+    for option in reversed(SETTINGS + EXECUTION):
+        command = option(command)
+    command = click.argument("dataset", required=False)(command)
+    return click.argument("model", required=False)(command)
+
+
+def settings_of(params: dict) -> dict:
+    """The run settings among parsed ``params``, with ``--reporter`` as a list (``None`` when not given)."""
+    settings = {k: params.get(k) for k in SETTING_NAMES}
+    settings["reporters"] = list(settings["reporters"] or ()) or None
+    return settings
+
+
+def parse_run_args(args) -> click.Context:
+    """``MODEL DATASET [run options]`` parsed with the options of ``cnnpipe run``; a click error when they are wrong."""
+    @click.command("run")
+    @run_options
+    def command(**_):
+        """The arguments of cnnpipe run."""
+
+    return command.make_context("run", list(args), resilient_parsing=False)
