@@ -13,9 +13,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import EngineError, UsageError
 from . import wheels
-from .runner import first_line
+from .engine import first_line
 
 REPO = "cnnpipe-job"
 BASES = {"cpu": "cnnpipe-base:py", "cuda": f"cnnpipe-base:cuda{wheels.CUDA_VERSION}"}
@@ -121,6 +121,23 @@ def job_images(client, variant: str | None = None) -> list:
     label = ["cnnpipe.image=job"] + ([f"cnnpipe.variant={variant}"] if variant else [])
     images = client.images.list(filters={"label": label})
     return sorted(images, key=lambda im: im.attrs.get("Created", ""), reverse=True)
+
+
+def require(client, name: str):
+    """The image ``name``, which must be in the engine (no registry is asked) and be a cnnpipe job image."""
+    import docker
+
+    try:
+        found = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise UsageError(f"image '{name}' is not in the Docker engine; build it with: cnnpipe image build"
+                         f"{' --cuda' if 'cuda' in name else ''}")
+    except docker.errors.APIError as exc:
+        raise EngineError(f"cannot look up image '{name}': {first_line(exc)}")
+    if (found.labels or {}).get("cnnpipe.image") != "job":
+        raise UsageError(f"image '{name}' is not a cnnpipe job image (it lacks the label cnnpipe.image=job, so it "
+                         f"may not hold cnnpipe); build one with: cnnpipe image build")
+    return found
 
 
 def image_for_plugins(client, variant: str) -> str:
