@@ -16,6 +16,8 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CNNPIPE_GPUS", "none")
     monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:test")
+    # No engine here, so the image above is not looked up (test_schedule_faults.py checks that lookup).
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args, code=0):
@@ -82,9 +84,7 @@ def test_bad_names_and_ids_are_refused(cli, monkeypatch):
     assert "a job id is a number" in one_line_error(cli("jobs", "show", "first", code=2))
     assert "no job with id 7" in one_line_error(cli("jobs", "logs", "7", code=2))
     monkeypatch.delenv("CNNPIPE_IMAGE")  # then the engine is asked for the newest job image
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert "cannot reach a Docker engine" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=3))
-    monkeypatch.delenv("DOCKER_HOST")
     monkeypatch.setenv("CNNPIPE_GPUS", "0,0")
     assert "CNNPIPE_GPUS takes GPU ids" in one_line_error(cli("schedule", "add", "g", "--cron", "@daily", "--gpus", "1", *GOOD, code=2))
     monkeypatch.setenv("CNNPIPE_HOME", "/dev/null/home")

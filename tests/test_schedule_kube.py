@@ -18,6 +18,7 @@ def exported(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,1")
     monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:cpu")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # images for a cluster, not checked here
     data = tmp_path / "data"  # the dataset's four files, so that the schedule is accepted without real data
     data.mkdir()
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

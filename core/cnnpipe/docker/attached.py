@@ -188,7 +188,7 @@ def alive(label: str) -> bool | None:
             return None
         if who.get("boot") and _boot_id() and who["boot"] != _boot_id():
             return False
-        return _start_time(int(who["pid"])) == who["start"]
+        return _start_time(int(who["pid"])) == who["start"]  # None once it is gone or a zombie
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -254,4 +254,7 @@ def _start_time(pid: int) -> int | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # exited, not yet reaped by its parent
+        return None
+    return int(fields[19])

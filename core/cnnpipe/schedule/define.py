@@ -31,10 +31,10 @@ def define(resolved, name: str, cron: str, tz: str, *, gpus: int, concurrency: s
         raise UsageError(f"impossible GPU request: the schedule asks for {gpus} GPU(s) but the scheduler has {have}; "
                          "set CNNPIPE_GPUS or install the NVIDIA driver")
     for value, flag in ((starting_deadline, "--starting-deadline"), (timeout, "--timeout")):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
-    if retries < 0 or backoff < 0:
-        raise UsageError("--retries and --backoff must not be negative")
+        limits.positive(value, flag, "a positive number of seconds")
+    if retries < 0:
+        raise UsageError(f"--retries must not be negative, got {retries}")
+    limits.not_negative(backoff, "--backoff")
     limits.check(memory, cpus, timeout)
     config = resolved.config
     # The folder the dataset plugin reads here is the one mounted at /data.

@@ -26,6 +26,13 @@ def job_labels(store_id: str, job: Job) -> dict:
     return {"cnnpipe.store": store_id, "cnnpipe.job": str(job.id), "cnnpipe.schedule": job.schedule}
 
 
+def gone(exc: Exception) -> bool:
+    """An engine error saying another process removed the container (404) or is removing it (409)."""
+    import docker
+
+    return isinstance(exc, docker.errors.APIError) and getattr(exc, "status_code", None) in (404, 409)
+
+
 def gpu_ids(ids) -> str | None:
     """Device ids as a container request's ``gpus``; the trailing comma keeps ``0,`` from meaning "zero GPUs"."""
     return ",".join(ids) + "," if ids else None
@@ -67,38 +74,59 @@ class DockerLauncher:
 
     def status(self, job: Job) -> Status | None:
         """The job's container state, or None when no container carries its labels."""
-        found = self._find(job)
-        if not found:
-            return None
-        container = found[0]
-        container.reload()
-        state, short = container.attrs["State"], container.id[:12]
-        if state["Status"] in ("exited", "dead"):
-            return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")), short)
-        if state["Status"] == "created":
-            return Status("created", container=short)
-        return Status("running", container=short)
+        for container in self._find(job):
+            try:
+                container.reload()
+            except Exception as exc:
+                if gone(exc):
+                    continue  # removed meanwhile by another scheduler, which recorded the outcome
+                raise
+            state, short = container.attrs["State"], container.id[:12]
+            if state["Status"] in ("exited", "dead"):
+                return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")), short)
+            if state["Status"] == "created":
+                return Status("created", container=short)
+            return Status("running", container=short)
+        return None
 
     def stop(self, job: Job) -> None:
         for container in self._find(job):
-            container.stop(timeout=10)
+            try:
+                container.stop(timeout=10)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
 
     def logs(self, job: Job) -> str | None:
-        found = self._find(job)
-        return found[0].logs().decode(errors="replace") if found else None
+        for container in self._find(job):
+            try:
+                return container.logs().decode(errors="replace")
+            except Exception as exc:
+                if not gone(exc):
+                    raise
+        return None
 
     def finish(self, job: Job) -> None:
-        """Keep the container's output in the job folder, then remove the container."""
+        """Keep the container's output in the job folder, then remove the container.
+
+        Another scheduler may be finishing the same job: whatever it removed first is skipped.
+        """
         from ..docker import container as containers
 
         for container in self._find(job):
-            if container.status == "running":
-                container.stop(timeout=10)
-                container.reload()
+            try:
+                if container.status == "running":
+                    container.stop(timeout=10)
+                    container.reload()
+                output = container.logs()
+            except Exception as exc:
+                if gone(exc):
+                    continue
+                raise
             folder = Path(job.out_dir) if job.out_dir else None
             if folder and folder.is_dir():
                 with atomic_path(folder / LOG_NAME) as tmp:
-                    tmp.write_bytes(container.logs())
+                    tmp.write_bytes(output)
             moved = containers.remove(container)
             run_dirs = moved or ([p.parent for p in folder.glob("*/config.json")] if folder else [])
             containers.record(container, run_dirs, (container.attrs.get("State") or {}).get("ExitCode"))

@@ -45,17 +45,29 @@ class Scheduler:
     def reconcile(self) -> None:
         """Record what happened to running jobs, take back stale claims, and clear finished containers."""
         for job in self.store.jobs(states=("running",)):
-            self._check_running(job)
+            self._each(job, self._check_running)
         for job in self.store.jobs(states=("starting",)):
             if job.started is not None and self.clock() - job.started > START_GRACE:
-                self._take_back(job)
+                self._each(job, self._take_back)
         for job_id in self.launcher.job_ids():
             try:
                 job = self.store.job(job_id)
             except UsageError:  # a container of this store's id whose job row is gone: not ours to judge
                 continue
             if job.state in FINISHED:
-                self.clear(job)
+                self._each(job, self.clear)
+
+    def _each(self, job: Job, step) -> None:
+        """``step(job)``; an error is logged and the pass goes on with the other jobs.
+
+        Another scheduler on the same store may remove a container between two calls to the engine;
+        the next pass sees the outcome it recorded.
+        """
+        try:
+            step(job)
+        except Exception as exc:
+            log.warning("job %s (%s): %s: %s", job.id, job.schedule, type(exc).__name__, str(exc).splitlines()[0]
+                        if str(exc) else "")
 
     def clear(self, job: Job) -> None:
         """Remove a finished job's container (keeping its output), then note the run folder it left."""
@@ -117,25 +129,49 @@ class Scheduler:
     # slots
 
     def fire(self) -> None:
-        """Turn each schedule's due slots into jobs: the latest runs if within its deadline, older ones are missed."""
-        for name in [s.name for s in self.store.schedules() if not s.paused]:
-            replaced = []
-            with self.store.tx() as db:
-                now = self.clock()
-                row = db.execute("SELECT * FROM schedules WHERE name = ? AND paused = 0", (name,)).fetchone()
-                if row is None:
-                    continue
-                schedule = self.store.schedule(name)
-                due = slots.due(schedule.cron, schedule.timezone, schedule.last_slot, now)
-                if not due:
-                    continue
-                for slot in due[:-1]:
-                    self.store.insert_job(db, name, schedule.job_request(), slot, now, state="missed",
-                                          note="slot passed while no scheduler was running")
-                replaced = self._fire_latest(db, schedule, due[-1], now)
-                db.execute("UPDATE schedules SET last_slot = ? WHERE name = ?", (due[-1], name))
+        """Turn each schedule's due slots into jobs: the latest runs if within its deadline, older ones are missed.
+
+        A schedule that cannot fire (a cron line no date matches, an unknown time zone, a damaged row) is
+        logged and marked with its problem; the others fire as usual.
+        """
+        for schedule in self.store.schedules():
+            if schedule.paused:
+                continue
+            try:
+                replaced = self._fire_one(schedule.name)
+            except Exception as exc:
+                self._trouble(schedule, exc)
+                continue
+            if schedule.problem is not None:
+                self.store.set_problem(schedule.name, None)
             for job in replaced:
-                self.clear(job)
+                self._each(job, self.clear)
+
+    def _fire_one(self, name: str) -> list[Job]:
+        with self.store.tx() as db:
+            now = self.clock()
+            row = db.execute("SELECT 1 FROM schedules WHERE name = ? AND paused = 0", (name,)).fetchone()
+            if row is None:
+                return []
+            schedule = self.store.schedule(name)
+            if schedule.request is None:
+                raise ValueError(schedule.problem)
+            due = slots.due(schedule.cron, schedule.timezone, schedule.last_slot, now)
+            if not due:
+                return []
+            for slot in due[:-1]:
+                self.store.insert_job(db, name, schedule.job_request(), slot, now, state="missed",
+                                      note="slot passed while no scheduler was running")
+            replaced = self._fire_latest(db, schedule, due[-1], now)
+            db.execute("UPDATE schedules SET last_slot = ? WHERE name = ?", (due[-1], name))
+        return replaced
+
+    def _trouble(self, schedule: Schedule, exc: Exception) -> None:
+        problem = str(exc) if isinstance(exc, CnnpipeError) else f"{type(exc).__name__}: {exc}"
+        problem = problem.splitlines()[0] if problem else type(exc).__name__
+        log.error("schedule %s cannot fire: %s", schedule.name, problem)
+        if problem != schedule.problem:
+            self.store.set_problem(schedule.name, problem)
 
     def _fire_latest(self, db, schedule: Schedule, slot: float, now: float) -> list:
         deadline = schedule.starting_deadline
@@ -173,6 +209,10 @@ class Scheduler:
         with self.store.tx() as db:
             now = self.clock()
             queued = [j for j in self.store.jobs(states=("queued",)) if (j.not_before or 0) <= now]
+            for job in [j for j in queued if j.request is None]:
+                self.store.update_job(db, job.id, "queued", state="failed", finished=now,
+                                      note="its stored request cannot be read")
+            queued = [j for j in queued if j.request is not None]
             busy = self.store.jobs(states=("starting", "running"))
             chosen = allocate(queued, busy, self.resources)
             claimed = []
@@ -182,14 +222,15 @@ class Scheduler:
                                          started=now, out_dir=str(out_dir)):
                     claimed.append(replace(job, gpus=gpus, out_dir=str(out_dir), started=now, state="starting"))
         for job in claimed:
-            self._start(job)
+            self._each(job, self._start)
 
     def _start(self, job: Job) -> None:
         try:
             Path(job.out_dir).mkdir(parents=True, exist_ok=True)
             container = self.launcher.start(job)
-        except (CnnpipeError, OSError) as exc:
-            self._end(job, "failed", note=f"could not start: {exc}")
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, (CnnpipeError, OSError)) else f"{type(exc).__name__}: {exc}"
+            self._end(job, "failed", note=f"could not start: {reason}")
             return
         with self.store.tx() as db:
             ok = self.store.update_job(db, job.id, "starting", state="running", container=container)

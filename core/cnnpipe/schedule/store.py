@@ -66,6 +66,7 @@ MIGRATIONS = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+HEADER = b"SQLite format 3\x00"
 
 
 def home() -> Path:
@@ -80,6 +81,72 @@ def default_path() -> Path:
     return home() / "scheduler.sqlite"
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are opened explicitly, so a read never holds a lock.
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
+def create(path: Path) -> None:
+    """A new store at ``path``, made complete beside it and then linked into place.
+
+    So a file at ``path`` is always a whole store: an empty one can only be a damaged one.  When two
+    processes create it at once, the first link wins and both use that store.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        new = Store.__new__(Store)
+        new.path, new.db = tmp, connect(tmp)
+        new.migrate()
+        new.db.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that cannot be a store, before SQLite would take an empty one as a new store."""
+    if path.stat().st_size == 0:
+        wal = path.with_name(path.name + "-wal")
+        if not (wal.is_file() and wal.stat().st_size > 0):  # else SQLite recovers the pages from the log
+            raise damaged(path, "it is empty (0 bytes)")
+        return
+    with open(path, "rb") as f:
+        if f.read(len(HEADER)) != HEADER:
+            raise damaged(path, "it is not an SQLite database")
+
+
+def damaged(path: Path, reason: str) -> UsageError:
+    return UsageError(f"the scheduler store {path} is damaged ({reason}); it was left as it is: restore it from a "
+                      f"backup, or move it away to start an empty store (its schedules and job history are then lost)")
+
+
+def migrate(store: "Store", target: int | None = None) -> None:
+    """Bring ``store`` up to ``target`` (default: the newest schema), one migration per transaction."""
+    target = SCHEMA_VERSION if target is None else target
+    with store.tx():
+        current = store.version()
+    if current > target:
+        raise UsageError(f"{store.path} has schema version {current}, newer than this cnnpipe knows ({target}); "
+                         f"upgrade cnnpipe")
+    for version in range(current, target):
+        with store.tx() as db:
+            if store.version() != version:  # another process migrated meanwhile
+                continue
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if version == 0:
+                db.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
+            db.execute(f"PRAGMA user_version = {version + 1}")
+
+
 class Store:
     """Schedules and jobs in one SQLite file; writes go through :meth:`tx` (an immediate transaction)."""
 
@@ -87,12 +154,17 @@ class Store:
         self.path = Path(path) if path else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: transactions are opened explicitly, so a read never holds a lock.
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            if not self.path.exists():
+                create(self.path)
+            check_file(self.path)
+            self.db = connect(self.path)
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, str(exc))
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open the scheduler store {self.path}: {exc}")
+        if verdict != "ok":
+            raise damaged(self.path, verdict.splitlines()[0])
         self.migrate()
         self.id = self.meta("store_id")
 
@@ -117,21 +189,7 @@ class Store:
 
     def migrate(self, target: int | None = None) -> None:
         """Bring the file up to ``target`` (default: the newest schema), one migration per transaction."""
-        target = SCHEMA_VERSION if target is None else target
-        with self.tx():
-            current = self.version()
-        if current > target:
-            raise UsageError(f"{self.path} has schema version {current}, newer than this cnnpipe knows ({target}); upgrade cnnpipe")
-        for version in range(current, target):
-            with self.tx() as db:
-                if self.version() != version:  # another process migrated meanwhile
-                    continue
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                if version == 0:
-                    db.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
-                db.execute(f"PRAGMA user_version = {version + 1}")
+        migrate(self, target)
 
     def meta(self, key: str):
         """A value of the ``meta`` table (``store_id``: the id job containers are labelled with)."""
@@ -170,6 +228,11 @@ class Store:
             extra = "" if paused else ", last_slot = MAX(last_slot, ?)"
             args = (int(paused),) + (() if paused else (now,)) + (name,)
             db.execute(f"UPDATE schedules SET paused = ?{extra} WHERE name = ?", args)
+
+    def set_problem(self, name: str, problem: str | None) -> None:
+        """Record why ``name`` cannot fire (None: it can again)."""
+        with self.tx() as db:
+            db.execute("UPDATE schedules SET problem = ? WHERE name = ?", (problem, name))
 
     def remove_schedule(self, name: str) -> None:
         """Delete ``name``; its jobs stay in the history."""
