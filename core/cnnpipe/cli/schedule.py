@@ -114,11 +114,11 @@ def default_image(gpus: int) -> str:
 
 def check_image(name: str) -> None:
     """Refuse an image the local engine lacks (or that is no job image); unchecked when no engine answers here."""
-    from ..docker import engine, image
+    from ..docker import attached, image
     from ..errors import EngineError
 
     try:
-        client = engine.client()
+        client = attached.connect()
     except EngineError:
         return  # a schedule made here for another machine, or for export to Kubernetes
     image.require(client, name)

@@ -1,4 +1,4 @@
-"""Unit tests of ``cnnpipe run --runner docker`` that need no Docker engine: arguments, mounts, errors."""
+"""Unit tests of ``cnnpipe run --runner docker`` (docker/attached.py) that need no engine: arguments, mounts, errors."""
 
 from __future__ import annotations
 
