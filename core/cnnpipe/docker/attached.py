@@ -94,6 +94,7 @@ def execute(client, request: ContainerRequest, echo=None) -> int:
             containers.begin(container, request)
             code = containers.wait(container, request.timeout)
             logs.join(timeout=10)
+            containers.refresh(container)
         except JobError as exc:
             code = exc.exit_code
             raise

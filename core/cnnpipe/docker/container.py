@@ -123,6 +123,16 @@ def wait(container, timeout=None) -> int:
     return code
 
 
+def refresh(container) -> None:
+    """Read the container's state again (its exit and times, for :func:`record`); gone is no error."""
+    import docker
+
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        pass
+
+
 def kill(container) -> None:
     """Stop the container now, ignoring one that has already stopped."""
     import docker
@@ -150,11 +160,15 @@ def remove(container) -> list[Path]:
 def record(container, run_dirs, exit_code: int | None) -> None:
     """Write ``container.json`` into each run folder the container made: the image (name and id) that ran."""
     attrs = getattr(container, "attrs", None) or {}
+    state = attrs.get("State") or {}
     info = {
         "image": (attrs.get("Config") or {}).get("Image"),
         "image_id": attrs.get("Image"),
         "container": getattr(container, "id", None),
         "exit_code": exit_code,
+        # The engine's times (RFC 3339, nanoseconds): when the container started and stopped.
+        "started": state.get("StartedAt"),
+        "finished": state.get("FinishedAt"),
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     for run_dir in run_dirs:
