@@ -91,11 +91,10 @@ def cancel(job_id):
     if not ok:
         raise UsageError(f"job {j.id} is {j.state}; only queued or running jobs can be cancelled")
     if j.state != "queued":
-        from ..schedule.resources import Resources
-        from ..schedule.scheduler import Scheduler
+        from ..schedule.scheduler import clear
 
         try:
-            Scheduler(store, DockerLauncher(store.id), Resources()).clear(j)
+            clear(store, DockerLauncher(store.id), j)
         except CnnpipeError as exc:
             # Recorded as cancelled already: any scheduler's next pass stops the container.
             click.echo(f"cancelled job {j.id}; its container is stopped on the scheduler's next pass ({exc})")

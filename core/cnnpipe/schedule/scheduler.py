@@ -71,11 +71,7 @@ class Scheduler:
 
     def clear(self, job: Job) -> None:
         """Remove a finished job's container (keeping its output), then note the run folder it left."""
-        self.launcher.finish(job)
-        run_dir = find_run_dir(job)
-        if run_dir:
-            with self.store.tx() as db:
-                db.execute("UPDATE jobs SET run_dir = ? WHERE id = ? AND run_dir IS NULL", (run_dir, job.id))
+        clear(self.store, self.launcher, job)
 
     def _check_running(self, job: Job) -> None:
         now = self.clock()
@@ -238,6 +234,15 @@ class Scheduler:
             log.info("job %s (%s) started in container %s", job.id, job.schedule, container)
         else:  # cancelled while it was starting
             self.clear(job)
+
+
+def clear(store: Store, launcher, job: Job) -> None:
+    """Remove a finished job's container through ``launcher`` (keeping its output), then note its run folder."""
+    launcher.finish(job)
+    run_dir = find_run_dir(job)
+    if run_dir:
+        with store.tx() as db:
+            db.execute("UPDATE jobs SET run_dir = ? WHERE id = ? AND run_dir IS NULL", (run_dir, job.id))
 
 
 def job_folder(job: Job) -> Path:
