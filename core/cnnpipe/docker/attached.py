@@ -100,11 +100,12 @@ def execute(client, request: ContainerRequest, echo=None) -> int:
             raise
         finally:
             with stops.shielded(echo):
-                moved = containers.remove(container) if container is not None else []
-                made = moved or [out_dir / name for name in sorted(_listing(out_dir) - before)]
-                containers.record(container, made, code)
-                for run_dir in made:
-                    echo(f"run folder on the host: {run_dir}")
+                if container is not None:
+                    moved = containers.remove(container)
+                    made = moved or [out_dir / name for name in sorted(_listing(out_dir) - before)]
+                    containers.record(container, made, code)
+                    for run_dir in made:
+                        echo(f"run folder on the host: {run_dir}")
     return code
 
 

@@ -28,12 +28,12 @@ def create(client, request: ContainerRequest):
     check(request)
     if request.data_dir is not None and not Path(request.data_dir).is_dir():
         raise UsageError(f"the dataset folder {request.data_dir} does not exist (any more); nothing to mount at /data")
+    image.require(client, request.image)
     out_dir = Path(request.out_dir).resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder parent {out_dir}: {exc.strerror}")
-    image.require(client, request.image)
     user = job_user()
     runs_dir, labels = staging.prepare(out_dir, user)
     try:
