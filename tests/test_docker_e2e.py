@@ -207,14 +207,21 @@ def test_timeout_stops_and_removes_the_container(engine, env, image, tmp_path):
 
 
 def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
+    # SIGINT back to its default in the child: a test run in the background has it ignored.
     proc = subprocess.Popen([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker",
-                             "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert leftovers(engine, tmp_path), "the job container never appeared"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+                             "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert leftovers(engine, tmp_path), "the job container never appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert leftovers(engine, tmp_path) == []
 
