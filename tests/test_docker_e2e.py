@@ -160,7 +160,9 @@ def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
                 "--reporter", "default", "--reporter", "whereami", env=env)
     assert local.returncode == 0, local.stderr
     [local_dir] = list((tmp_path / "local").iterdir())
-    assert tree(run_dir) == tree(local_dir)
+    assert tree(run_dir) == tree(local_dir) | {"container.json"}
+    ran = json.loads((run_dir / "container.json").read_text())
+    assert (ran["image"], ran["image_id"], ran["exit_code"]) == (image, engine.images.get(image).id, 0)
     assert json.loads((local_dir / "whereami.json").read_text())["prefix"] == sys.prefix
 
 
@@ -174,7 +176,7 @@ def test_missing_base_image(engine, env):
 def test_gpu_request_without_nvidia_runtime(engine, env, image, tmp_path):
     proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--gpus", "all",
                "--image", image, "--out", str(tmp_path), env=env)
-    assert proc.returncode == 2
+    assert proc.returncode == 3
     assert proc.stderr.count("\n") == 1 and "NVIDIA Container Toolkit" in proc.stderr, proc.stderr
     assert leftovers(engine, tmp_path) == []
     assert list(tmp_path.iterdir()) == []
@@ -205,14 +207,21 @@ def test_timeout_stops_and_removes_the_container(engine, env, image, tmp_path):
 
 
 def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
+    # SIGINT back to its default in the child: a test run in the background has it ignored.
     proc = subprocess.Popen([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker",
-                             "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert leftovers(engine, tmp_path), "the job container never appeared"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+                             "--out", str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert leftovers(engine, tmp_path), "the job container never appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert leftovers(engine, tmp_path) == []
 
@@ -233,27 +242,28 @@ print(json.dumps({"uid": os.getuid(), "data": writable("/data"), "root": writabl
 
 
 def test_the_container_is_locked_down(engine, image, tmp_path):
-    """The spec the runner builds, checked from inside a real container."""
-    from cnnpipe.docker import runner
+    """The create arguments the request gives, checked from inside a real container."""
+    from cnnpipe.docker import container as containers
+    from cnnpipe.docker.request import NOBODY, ContainerRequest, create_kwargs, job_user
 
     data = tmp_path / "data"
     data.mkdir()
-    job = runner.ContainerJob(image=image, args=[], out_dir=tmp_path / "runs", data_dir=data)
-    container = runner.start(engine, job)  # a first container, to check start() with a real engine
-    runner.remove(container)
+    request = ContainerRequest(image=image, args=[], out_dir=tmp_path / "runs", data_dir=data)
+    made = containers.start(engine, request)  # a first container, to check start() with a real engine
+    containers.remove(made)
     (tmp_path / "runs").mkdir(exist_ok=True)
     runs = tmp_path / "runs"
     if os.getuid() == 0:
-        os.chown(runs, *runner.NOBODY)
-    spec = runner.container_spec(job, runner.job_user(), runs)
-    spec["command"] = ["python3", "-c", PROBE]
-    container = engine.containers.create(**spec)
+        os.chown(runs, *NOBODY)
+    kwargs = create_kwargs(request, job_user(), runs)
+    kwargs["command"] = ["python3", "-c", PROBE]
+    made = engine.containers.create(**kwargs)
     try:
-        container.start()
-        assert runner.wait(container, timeout=60) == 0
-        seen = json.loads(container.logs(stdout=True, stderr=False).decode())
+        made.start()
+        assert containers.wait(made, timeout=60) == 0
+        seen = json.loads(made.logs(stdout=True, stderr=False).decode())
     finally:
-        runner.remove(container)
+        containers.remove(made)
     assert seen["uid"] != 0
     assert seen["data"] is False and seen["root"] is False
     assert seen["tmp"] is True and seen["runs"] is True

@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from cnnpipe.docker import image, wheels
-from cnnpipe.errors import UsageError
+from cnnpipe.docker import image, source, wheels
+from cnnpipe.errors import JobError, UsageError
 
 
 class FakeDist:
@@ -62,7 +62,9 @@ def test_local_source(tmp_path, dists):
     assert wheels.local_source(dists[0]) == tmp_path / "core"
     assert wheels.local_source(dists[2]) is None
     gone = FakeDist("cnnpipe-x", "1", url=(tmp_path / "removed").as_uri())
-    assert wheels.local_source(gone) is None
+    with pytest.raises(UsageError, match=r"^plugin distribution 'cnnpipe-x' 1 was installed from .*/removed, which "
+                                         r"no longer exists; .*pip uninstall cnnpipe-x\)$"):
+        wheels.local_source(gone)
     assert wheels.local_source(FakeDist("x", "1", url="https://example.org/x.whl")) is None
 
 
@@ -85,9 +87,9 @@ def test_wheel_digest_ignores_zip_timestamps(tmp_path):
 
 
 def test_pip_failure_is_one_line():
-    with pytest.raises(UsageError, match="^downloading things failed: ERROR") as info:
+    with pytest.raises(JobError, match="^downloading things failed: ERROR") as info:
         wheels.pip("download", "--no-index", "--dest", "/nonexistent", "no-such-package-xyz", what="downloading things")
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and info.value.exit_code == wheels.BUILD_FAILED
 
 
 def test_fingerprint_changes_with_any_input(tmp_path):
@@ -120,10 +122,11 @@ def test_cuda_base_is_nvidia_cuda_with_cudnn_for_mxnet_cu117():
 
 
 class FakeImage:
-    def __init__(self, tag, plugins, created):
+    def __init__(self, tag, plugins, created, code="other"):
         self.tags = [tag]
-        self.id = "sha256:" + tag
-        self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True)}
+        self.id = self.short_id = "sha256:" + tag
+        self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True),
+                       "cnnpipe.source": code}
         self.attrs = {"Created": created}
 
 
@@ -136,13 +139,39 @@ class FakeClient:
         return self._images
 
 
-def test_run_picks_the_newest_image_of_the_installed_plugin_set():
+def test_run_picks_the_newest_image_of_the_installed_code():
     installed = wheels.plugin_set(wheels.plugin_dists())
-    client = FakeClient([FakeImage("old", installed, "2024-01-01"), FakeImage("other", {"cnnpipe": "0"}, "2025-01-01"),
-                         FakeImage("new", installed, "2024-06-01")])
+    code = source.fingerprint(wheels.plugin_dists())
+    client = FakeClient([FakeImage("old", installed, "2024-01-01", code), FakeImage("other", {"cnnpipe": "0"}, "2025-01-01"),
+                         FakeImage("new", installed, "2024-06-01", code), FakeImage("stale", installed, "2025-02-01")])
     assert image.image_for_plugins(client, "cpu") == "new"
 
 
+def test_an_image_of_the_same_versions_but_other_code_is_not_taken():
+    installed = wheels.plugin_set(wheels.plugin_dists())
+    client = FakeClient([FakeImage("stale", installed, "2025-02-01", code="before-an-edit")])
+    with pytest.raises(UsageError, match=r"^no cpu job image holds the code installed here \(stale has the "
+                                         r"same versions but other code\); build it with: cnnpipe image build$"):
+        image.image_for_plugins(client, "cpu")
+
+
 def test_run_without_an_image_names_the_build_command():
-    with pytest.raises(UsageError, match=r"no cuda job image holds the installed plugins .*build it with: cnnpipe image build --cuda$"):
+    with pytest.raises(UsageError, match=r"no cuda job image holds the code installed here; build it with: cnnpipe image build --cuda$"):
         image.image_for_plugins(FakeClient([FakeImage("x", {"cnnpipe": "0"}, "2025")]), "cuda")
+
+
+def test_the_code_fingerprint_follows_an_edit_without_a_version_bump(tmp_path, monkeypatch):
+    package = tmp_path / "cnnpipe_fp_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dist = FakeDist("cnnpipe-fp-probe", "1.0", url=tmp_path.as_uri())
+    dist.read_text = lambda name, real=dist.read_text: "cnnpipe_fp_probe\n" if name == "top_level.txt" else real(name)
+    dist.entry_points = []
+    before = source.fingerprint([dist])
+    assert source.fingerprint([dist]) == before
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # not code that differs
+    assert source.fingerprint([dist]) == before
+    (package / "__init__.py").write_text("X = 2\n")
+    assert source.fingerprint([dist]) != before

@@ -16,6 +16,8 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CNNPIPE_GPUS", "none")
     monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:test")
+    # No engine here, so the image above is not looked up (test_schedule_faults.py checks that lookup).
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args, code=0):
@@ -82,9 +84,7 @@ def test_bad_names_and_ids_are_refused(cli, monkeypatch):
     assert "a job id is a number" in one_line_error(cli("jobs", "show", "first", code=2))
     assert "no job with id 7" in one_line_error(cli("jobs", "logs", "7", code=2))
     monkeypatch.delenv("CNNPIPE_IMAGE")  # then the engine is asked for the newest job image
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    assert "cannot reach a Docker engine" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=2))
-    monkeypatch.delenv("DOCKER_HOST")
+    assert "cannot reach a Docker engine" in one_line_error(cli("schedule", "add", "i", "--cron", "@daily", *GOOD, code=3))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,0")
     assert "CNNPIPE_GPUS takes GPU ids" in one_line_error(cli("schedule", "add", "g", "--cron", "@daily", "--gpus", "1", *GOOD, code=2))
     monkeypatch.setenv("CNNPIPE_HOME", "/dev/null/home")
@@ -96,8 +96,8 @@ def test_a_gpu_schedule_within_the_configured_gpus_is_accepted(cli, monkeypatch)
     cli("schedule", "add", "big", "--cron", "@daily", "--gpus", "2", *GOOD)
     assert "impossible GPU request" in one_line_error(
         cli("schedule", "add", "bigger", "--cron", "@daily", "--gpus", "3", *GOOD, code=2))
-    spec = Store().schedule("big")["spec"]
-    assert spec["gpus"] == 2 and spec["args"][spec["args"].index("--device") + 1] == "gpu"
+    request = Store().schedule("big").request
+    assert request.gpus == 2 and request.args[request.args.index("--device") + 1] == "gpu"
 
 
 def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
@@ -105,9 +105,9 @@ def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
               "--retries", "2", *GOOD, "--data-dir", "/usr/share/datasets/fashion-mnist")
     assert out.startswith("added schedule nightly: lenet on fashion-mnist, next slot ") and "02:00:00 CE" in out
     s = Store().schedule("nightly")
-    assert s["spec"]["out_dir"] == str(tmp_path / "runs")
-    assert s["spec"]["data_dir"] == "/usr/share/datasets/fashion-mnist"
-    args = s["spec"]["args"]
+    assert s.request.out_dir == str(tmp_path / "runs")
+    assert s.request.data_dir == "/usr/share/datasets/fashion-mnist"
+    args = s.request.args
     assert args[:2] == ["lenet", "fashion-mnist"] and args[-4:] == ["--data-dir", "/data", "--out", "/runs"]
     assert [args[args.index(flag) + 1] for flag in ("--device", "--epochs", "--limit", "--lr")] == ["cpu", "1", "200", "0.9"]
     assert "nightly" in cli("schedule", "list") and "no jobs yet" in cli("schedule", "list")
@@ -132,7 +132,7 @@ def test_a_config_file_is_resolved_on_the_host_into_the_arguments(cli, tmp_path)
     (tmp_path / "c.toml").write_text('lr = 0.5\nbatch_size = 64\n[arch]\nactivation = "relu"\n')
     (tmp_path / "c.toml").chmod(0o600)  # private: the container never needs to read it
     cli("schedule", "add", "n", "--cron", "@daily", *GOOD, "--config", str(tmp_path / "c.toml"))
-    args = Store().schedule("n")["spec"]["args"]
+    args = Store().schedule("n").request.args
     assert "--config" not in args
     assert [args[args.index(flag) + 1] for flag in ("--lr", "--batch-size")] == ["0.5", "64"]
     assert 'arch.activation="relu"' in args
@@ -169,11 +169,11 @@ def test_cancelling_a_running_job_without_an_engine_leaves_the_stop_to_the_sched
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     out = cli("jobs", "cancel", "1")
     assert out.startswith("cancelled job 1; its container is stopped on the scheduler's next pass")
-    assert store.job(1)["state"] == "cancelled"
+    assert store.job(1).state == "cancelled"
 
 
 def test_the_scheduler_refuses_bad_settings_and_a_missing_engine(cli, monkeypatch):
     assert "--interval must be positive" in one_line_error(cli("scheduler", "--interval", "0", code=2))
     assert "--gpus takes GPU ids" in one_line_error(cli("scheduler", "--once", "--gpus", "0,,1", code=2))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    assert "cannot reach a Docker engine" in one_line_error(cli("scheduler", "--once", code=2))
+    assert "cannot reach a Docker engine" in one_line_error(cli("scheduler", "--once", code=3))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnpipe.errors import UsageError
+from cnnpipe.errors import CnnpipeError
 from cnnpipe.schedule.store import Store
 
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
@@ -30,11 +30,11 @@ def unavailable(reason: str):
 
 @pytest.fixture(scope="module")
 def engine():
-    from cnnpipe.docker import runner
+    from cnnpipe.docker import engine
 
     try:
-        return runner.client()
-    except UsageError as exc:
+        return engine.client()
+    except CnnpipeError as exc:
         unavailable(str(exc))
 
 
@@ -66,10 +66,10 @@ def cli(tmp_path, engine, job_image):
     run("schedule", "add", "e2e", "--cron", "0 3 1 1 *", "--", "lenet", "fashion-mnist",
         "--epochs", "1", "--limit", "200", "--data-dir", DATA, "--memory", "3g")
     yield run
-    from cnnpipe.docker import runner
+    from cnnpipe.docker import container as containers
 
     for container in containers_of(engine, store_of(run)):  # what a failed test left behind
-        runner.remove(container)
+        containers.remove(container)
 
 
 def store_of(cli) -> Store:
@@ -77,9 +77,9 @@ def store_of(cli) -> Store:
 
 
 def containers_of(engine, store: Store) -> list:
-    from cnnpipe.docker import runner
+    from cnnpipe.docker import engine as engines
 
-    return runner.find(engine, {"cnnpipe.store": store.id})
+    return engines.find(engine, {"cnnpipe.store": store.id})
 
 
 def pass_until_finished(cli, job_id: int, limit: float = 240) -> dict:
@@ -88,21 +88,21 @@ def pass_until_finished(cli, job_id: int, limit: float = 240) -> dict:
     while time.monotonic() < deadline:
         cli("scheduler", "--once")
         job = store_of(cli).job(job_id)
-        if job["state"] not in ("queued", "starting", "running"):
+        if job.state not in ("queued", "starting", "running"):
             return job
         time.sleep(1)
     pytest.fail(f"job {job_id} did not finish within {limit} s: {job}")
 
 
 def check_succeeded(cli, engine, job: dict) -> None:
-    assert (job["state"], job["exit_code"], job["trigger"]) == ("succeeded", 0, "manual")
-    assert job["container"] and job["started"] <= job["finished"]
-    run_dir = Path(job["run_dir"])
-    assert run_dir.parent == Path(job["out_dir"]) and run_dir.parent.parent == cli.cwd / "runs" / "e2e"
+    assert (job.state, job.exit_code, job.trigger) == ("succeeded", 0, "manual")
+    assert job.container and job.started <= job.finished
+    run_dir = Path(job.run_dir)
+    assert run_dir.parent == Path(job.out_dir) and run_dir.parent.parent == cli.cwd / "runs" / "e2e"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["epochs"] == 1 and 0 < summary["test_acc"] <= 1
     assert containers_of(engine, store_of(cli)) == []  # removed once recorded
-    assert "epoch 1" in cli("jobs", "logs", str(job["id"]))
+    assert "epoch 1" in cli("jobs", "logs", str(job.id))
 
 
 def test_a_run_now_job_runs_to_completion_and_is_recorded(cli, engine):
@@ -110,8 +110,8 @@ def test_a_run_now_job_runs_to_completion_and_is_recorded(cli, engine):
     job = pass_until_finished(cli, 1)
     check_succeeded(cli, engine, job)
     listed = cli("jobs", "list")
-    assert "succeeded  exit 0" in listed and job["run_dir"] in listed
-    assert f"run_dir    {job['run_dir']}" in cli("jobs", "show", "1")
+    assert "succeeded  exit 0" in listed and job.run_dir in listed
+    assert f"run_dir    {job.run_dir}" in cli("jobs", "show", "1")
 
 
 def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
@@ -120,7 +120,7 @@ def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while store_of(cli).job(1)["state"] != "running":
+        while store_of(cli).job(1).state != "running":
             assert time.monotonic() < deadline and daemon.poll() is None, "the scheduler did not start the job"
             time.sleep(0.1)
         os.kill(daemon.pid, signal.SIGKILL)
@@ -128,14 +128,14 @@ def test_a_scheduler_killed_mid_job_records_the_true_outcome_once(cli, engine):
     finally:
         if daemon.poll() is None:
             os.kill(daemon.pid, signal.SIGKILL)
-    assert store_of(cli).job(1)["state"] == "running"  # killed before it could record anything
+    assert store_of(cli).job(1).state == "running"  # killed before it could record anything
     [container] = containers_of(engine, store_of(cli))
     assert container.attrs["HostConfig"]["Memory"] == 3 * 2**30  # the schedule's --memory reached the container
     job = pass_until_finished(cli, 1)
     check_succeeded(cli, engine, job)
     cli("scheduler", "--once")
-    assert [(j["id"], j["state"]) for j in store_of(cli).jobs()] == [(1, "succeeded")]
-    assert len(list(Path(job["out_dir"]).glob("*/config.json"))) == 1  # ran once
+    assert [(j.id, j.state) for j in store_of(cli).jobs()] == [(1, "succeeded")]
+    assert len(list(Path(job.out_dir).glob("*/config.json"))) == 1  # ran once
 
 
 def test_a_failing_job_and_a_cancelled_job_are_recorded_as_such(cli, engine, tmp_path):
@@ -148,14 +148,14 @@ def test_a_failing_job_and_a_cancelled_job_are_recorded_as_such(cli, engine, tmp
         "--epochs", "1", "--limit", "200", "--data-dir", str(broken))
     cli("schedule", "run-now", "broken")
     failed = pass_until_finished(cli, 1)
-    assert (failed["state"], failed["exit_code"]) == ("failed", 2)
+    assert (failed.state, failed.exit_code) == ("failed", 2)
     assert "is not a complete gzip file" in cli("jobs", "logs", "1")  # the one-line error from inside the container
 
     cli("schedule", "run-now", "e2e")
     cli("scheduler", "--once")
-    assert store_of(cli).job(2)["state"] == "running"
+    assert store_of(cli).job(2).state == "running"
     assert cli("jobs", "cancel", "2").strip() == "cancelled job 2"
     cli("scheduler", "--once")
     job = store_of(cli).job(2)
-    assert job["state"] == "cancelled" and job["note"] == "cancelled by user"
+    assert job.state == "cancelled" and job.note == "cancelled by user"
     assert containers_of(engine, store_of(cli)) == []

@@ -18,6 +18,7 @@ def exported(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path))
     monkeypatch.setenv("CNNPIPE_GPUS", "0,1")
     monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:cpu")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # images for a cluster, not checked here
     data = tmp_path / "data"  # the dataset's four files, so that the schedule is accepted without real data
     data.mkdir()
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
@@ -74,3 +75,28 @@ def test_the_schema_check_catches_a_broken_manifest(exported):
 def test_names_become_dns_labels():
     assert k8s_name("Nightly_ResNet.v2") == "nightly-resnet-v2"
     assert len(k8s_name("x" * 80)) == 52
+
+
+def test_pods_get_the_lockdown_of_a_docker_job(exported):
+    manifest = exported("--cron", "@daily", "--gpus", "1", run_args=("--memory", "2g"))
+    kubernetes_validate.validate(manifest, VERSION, strict=True)
+    pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                      "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}}
+    [container] = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]} and security["runAsNonRoot"] is True
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"} and security["privileged"] is False
+    [tmp] = [v for v in pod["volumes"] if v["name"] == "tmp"]
+    assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "HOME", "value": "/tmp"} in container["env"]
+
+
+def test_lock_down_serves_any_pod_spec():
+    from cnnpipe.schedule.kube import lock_down
+
+    pod = lock_down({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]})
+    assert all(c["securityContext"]["readOnlyRootFilesystem"] for c in pod["containers"])
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]

@@ -1,5 +1,6 @@
 """Restarts and rivals on a real SQLite file: slots fire at most once, outcomes are recorded once."""
 
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -33,7 +34,7 @@ def test_a_killed_scheduler_is_replaced_and_records_the_true_outcome_once(tmp_pa
     second = scheduler(path, clock, engine)
     second.tick()
     second.tick()
-    assert [(j["id"], j["state"], j["exit_code"]) for j in second.store.jobs()] == [(1, "succeeded", 0)]
+    assert [(j.id, j.state, j.exit_code) for j in second.store.jobs()] == [(1, "succeeded", 0)]
     assert engine.started == [1] and engine.containers == {}
 
 
@@ -46,10 +47,10 @@ def test_a_restarted_scheduler_re_attaches_to_a_running_job(tmp_path):
     second = scheduler(path, clock, engine)
     clock.advance(MIN)
     second.tick()
-    assert second.store.job(1)["state"] == "running" and engine.started == [1]
+    assert second.store.job(1).state == "running" and engine.started == [1]
     engine.exit(1, 2)
     second.tick()
-    assert (second.store.job(1)["state"], second.store.job(1)["exit_code"]) == ("failed", 2)
+    assert (second.store.job(1).state, second.store.job(1).exit_code) == ("failed", 2)
 
 
 def test_a_job_whose_container_vanished_is_recorded_lost(tmp_path):
@@ -60,7 +61,7 @@ def test_a_job_whose_container_vanished_is_recorded_lost(tmp_path):
     first.tick()
     engine.containers.clear()  # someone ran docker rm -f
     scheduler(path, clock, engine).tick()
-    assert first.store.job(1)["state"] == "lost"
+    assert first.store.job(1).state == "lost"
 
 
 def test_a_claim_left_by_a_dead_scheduler_is_started_once(tmp_path):
@@ -70,14 +71,14 @@ def test_a_claim_left_by_a_dead_scheduler_is_started_once(tmp_path):
     first.run_now("a")
     first._start = lambda job: None  # dies after claiming, before the container exists
     first.dispatch()
-    assert first.store.job(1)["state"] == "starting"
+    assert first.store.job(1).state == "starting"
     second = scheduler(path, clock, engine)
     second.tick()
-    assert second.store.job(1)["state"] == "starting"  # the first may still be starting it
+    assert second.store.job(1).state == "starting"  # the first may still be starting it
     clock.advance(START_GRACE + 1)
     second.tick()  # taken back and queued
     second.tick()
-    assert second.store.job(1)["state"] == "running" and engine.started == [1]
+    assert second.store.job(1).state == "running" and engine.started == [1]
 
 
 def test_a_claim_whose_container_did_start_is_re_attached_not_run_again(tmp_path):
@@ -92,8 +93,8 @@ def test_a_claim_whose_container_did_start_is_re_attached_not_run_again(tmp_path
     second = scheduler(path, clock, engine)
     second.tick()
     second.tick()
-    assert second.store.job(1)["state"] == "running" and engine.started == [1]
-    assert second.store.job(1)["container"] == "fake1"
+    assert second.store.job(1).state == "running" and engine.started == [1]
+    assert second.store.job(1).container == "fake1"
 
 
 def test_a_leftover_container_of_a_finished_job_is_removed(tmp_path):
@@ -114,10 +115,10 @@ def test_slots_missed_across_a_restart_are_recorded(tmp_path):
     clock.advance(3 * 3600 + 5 * MIN)  # the 03:00 slot is 5 minutes late, past its 60 s deadline
     scheduler(path, clock, engine).tick()
     jobs = Store(path).jobs()
-    assert len(jobs) == 18 and {j["state"] for j in jobs} == {"missed"}
+    assert len(jobs) == 18 and {j.state for j in jobs} == {"missed"}
     clock.advance(5 * MIN)
     scheduler(path, clock, engine).tick()
-    assert Store(path).jobs()[-1]["state"] == "running"
+    assert Store(path).jobs()[-1].state == "running"
 
 
 def _tick_in_process(path, now, marker_dir, barrier):
@@ -125,7 +126,7 @@ def _tick_in_process(path, now, marker_dir, barrier):
     real_start = engine.start
 
     def start(job):
-        (marker_dir / f"job{job['id']}-{os.getpid()}").touch()
+        (marker_dir / f"job{job.id}-{os.getpid()}").touch()
         return real_start(job)
 
     engine.start = start
@@ -151,23 +152,48 @@ def test_two_scheduler_processes_on_one_file_fire_a_slot_once(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     jobs = Store(path).jobs()
-    assert [j["state"] for j in jobs] == ["missed"] * 4 + ["running"]
+    assert [j.state for j in jobs] == ["missed"] * 4 + ["running"]
     assert len(list(markers.iterdir())) == 1
 
 
-def test_an_older_file_is_migrated_and_keeps_its_data(tmp_path, monkeypatch):
+OLD_SPEC = {"model": "lenet", "dataset": "fashion-mnist", "args": ["lenet", "fashion-mnist", "--out", "/runs"],
+            "image": "cnnpipe-job:cpu-0", "gpus": 0, "out_dir": "runs", "data_dir": None, "memory": "2g", "cpus": None}
+
+
+def write_version_2_file(path, out_dir) -> None:
+    """A store exactly as cnnpipe 0.2 wrote it (schema version 2: the "spec" columns), with a schedule and a job."""
+    spec = {**OLD_SPEC, "out_dir": str(out_dir)}
+    db = sqlite3.connect(path)
+    for migration in store_mod.MIGRATIONS[:2]:  # shipped migrations are never edited
+        db.executescript(migration)
+    db.execute("INSERT INTO meta VALUES ('store_id', 'old0store0id')")
+    db.execute("INSERT INTO schedules (name, cron, timezone, spec, concurrency, starting_deadline, retries, backoff,"
+               " timeout, paused, last_slot, created) VALUES ('a', '*/10 * * * *', 'UTC', ?, 'forbid', 3600, 1, 60,"
+               " 600, 0, ?, ?)", (json.dumps(spec), T0, T0))
+    db.execute("INSERT INTO jobs (schedule, slot, attempt, trigger, state, spec, gpus, exit_code, out_dir, created,"
+               " finished) VALUES ('a', ?, 1, 'cron', 'succeeded', ?, '', 0, 'runs/a/x-job1', ?, ?)",
+               (T0, json.dumps({**spec, "timeout": 600}), T0, T0 + 60))
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+
+
+def test_a_version_2_file_is_migrated_and_keeps_its_data(tmp_path):
     path = tmp_path / "s.sqlite"
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
-    old = Store(path)
-    add(old, "a", tmp=tmp_path)
-    assert old.version() == 1
-    old.close()
-    monkeypatch.undo()
-    new = Store(path)
-    assert new.version() == SCHEMA_VERSION == 2
-    assert [s["name"] for s in new.schedules()] == ["a"]
-    indexes = {r[0] for r in new.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    write_version_2_file(path, tmp_path / "runs")
+    store = Store(path)
+    assert store.version() == SCHEMA_VERSION == 3 and store.id == "old0store0id"
+    [schedule] = store.schedules()
+    assert (schedule.name, schedule.request.image, schedule.request.memory, schedule.timeout) == (
+        "a", "cnnpipe-job:cpu-0", "2g", 600)
+    [job] = store.jobs()
+    assert (job.state, job.exit_code, job.request.args, job.request.timeout) == ("succeeded", 0, OLD_SPEC["args"], 600)
+    indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"jobs_by_state", "jobs_by_schedule"} <= indexes
+    # and the migrated file works: the next slot fires and starts
+    clock, engine = Clock(T0 + 10 * MIN), FakeLauncher()
+    Scheduler(store, engine, Resources((), cpu_slots=1), clock=clock).tick()
+    assert [j.state for j in Store(path).jobs()] == ["succeeded", "running"]
 
 
 def test_a_file_from_a_newer_cnnpipe_is_refused(tmp_path):

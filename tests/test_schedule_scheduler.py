@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from cnnpipe.schedule.records import Job, Request, Schedule
 from cnnpipe.schedule.resources import Resources, allocate
 from cnnpipe.schedule.scheduler import Scheduler
 from cnnpipe.schedule.store import Store
@@ -14,15 +15,11 @@ MIN = 60.0
 
 
 def add(store, name, cron="*/10 * * * *", now=T0, gpus=0, tmp=None, **kw):
-    row = {
-        "name": name, "cron": cron, "timezone": "UTC",
-        "spec": {"model": "lenet", "dataset": "fashion-mnist", "args": ["lenet", "fashion-mnist"],
-                 "image": "cnnpipe:test", "gpus": gpus, "out_dir": str(tmp), "data_dir": None},
-        "concurrency": "forbid", "starting_deadline": 3600, "retries": 0, "backoff": 60, "timeout": None,
-        "paused": 0, "last_slot": now, "created": now,
-    }
-    row.update(kw)
-    store.add_schedule(row)
+    request = Request(model="lenet", dataset="fashion-mnist", args=["lenet", "fashion-mnist"], image="cnnpipe:test",
+                      gpus=gpus, out_dir=str(tmp), data_dir=None)
+    values = dict(name=name, cron=cron, timezone="UTC", request=request, concurrency="forbid", starting_deadline=3600,
+                  retries=0, backoff=60, timeout=None, paused=False, last_slot=now, created=now)
+    store.add_schedule(Schedule(**{**values, **kw}))
 
 
 @pytest.fixture
@@ -36,7 +33,7 @@ def env(tmp_path):
 
 
 def states(store, name=None):
-    return [j["state"] for j in store.jobs(schedule=name)]
+    return [j.state for j in store.jobs(schedule=name)]
 
 
 def test_a_slot_fires_once_and_its_outcome_is_recorded(env):
@@ -49,13 +46,13 @@ def test_a_slot_fires_once_and_its_outcome_is_recorded(env):
     sched.tick()
     sched.tick()
     [job] = store.jobs()
-    assert (job["state"], job["slot"], launcher.started) == ("running", T0 + 600, [job["id"]])
-    launcher.exit(job["id"], 0)
+    assert (job.state, job.slot, launcher.started) == ("running", T0 + 600, [job.id])
+    launcher.exit(job.id, 0)
     sched.tick()
-    job = store.job(job["id"])
-    assert (job["state"], job["exit_code"]) == ("succeeded", 0)
-    assert job["run_dir"].endswith("lenet-fashion-mnist-20260101-000000")
-    assert job["out_dir"].endswith("a/20260101-001000-job1")
+    job = store.job(job.id)
+    assert (job.state, job.exit_code) == ("succeeded", 0)
+    assert job.run_dir.endswith("lenet-fashion-mnist-20260101-000000")
+    assert job.out_dir.endswith("a/20260101-001000-job1")
     assert launcher.containers == {}  # removed once recorded
 
 
@@ -66,7 +63,7 @@ def test_failed_exit_code_is_recorded(env):
     sched.tick()
     launcher.exit(1, 3)
     sched.tick()
-    assert (store.job(1)["state"], store.job(1)["exit_code"]) == ("failed", 3)
+    assert (store.job(1).state, store.job(1).exit_code) == ("failed", 3)
 
 
 def test_slots_missed_while_down_run_the_latest_once_and_record_the_rest(env):
@@ -75,9 +72,9 @@ def test_slots_missed_while_down_run_the_latest_once_and_record_the_rest(env):
     clock.advance(65 * MIN)  # slots at 10..60 passed with no scheduler
     sched.tick()
     jobs = store.jobs()
-    assert [j["state"] for j in jobs] == ["missed"] * 5 + ["running"]
-    assert [j["slot"] for j in jobs] == [T0 + k * 600 for k in range(1, 7)]
-    assert "no scheduler" in jobs[0]["note"]
+    assert [j.state for j in jobs] == ["missed"] * 5 + ["running"]
+    assert [j.slot for j in jobs] == [T0 + k * 600 for k in range(1, 7)]
+    assert "no scheduler" in jobs[0].note
 
 
 def test_latest_slot_past_its_starting_deadline_is_missed(env):
@@ -86,7 +83,7 @@ def test_latest_slot_past_its_starting_deadline_is_missed(env):
     clock.advance(13 * MIN)
     sched.tick()
     [job] = store.jobs()
-    assert job["state"] == "missed" and "starting deadline" in job["note"]
+    assert job.state == "missed" and "starting deadline" in job.note
     assert launcher.started == []
 
 
@@ -98,7 +95,7 @@ def test_forbid_skips_a_slot_while_the_last_job_runs(env):
     clock.advance(10 * MIN)
     sched.tick()
     assert states(store) == ["running", "missed"]
-    assert "forbid" in store.job(2)["note"]
+    assert "forbid" in store.job(2).note
 
 
 def test_allow_runs_jobs_side_by_side(env):
@@ -119,7 +116,7 @@ def test_replace_cancels_the_running_job_and_starts_the_new_one(env):
     clock.advance(10 * MIN)
     sched.tick()
     assert states(store) == ["cancelled", "running"]
-    assert store.job(1)["note"] == "replaced by job 2"
+    assert store.job(1).note == "replaced by job 2"
     assert launcher.stopped == [1] and launcher.running() == [2]
 
 
@@ -131,16 +128,16 @@ def test_retries_wait_with_doubling_backoff_then_stop(env):
     launcher.exit(1, 1)
     sched.tick()
     retry = store.job(2)
-    assert (retry["state"], retry["attempt"], retry["slot"]) == ("queued", 2, store.job(1)["slot"])
+    assert (retry.state, retry.attempt, retry.slot) == ("queued", 2, store.job(1).slot)
     clock.advance(29)
     sched.tick()
-    assert store.job(2)["state"] == "queued"
+    assert store.job(2).state == "queued"
     clock.advance(1)
     sched.tick()
-    assert store.job(2)["state"] == "running"
+    assert store.job(2).state == "running"
     launcher.exit(2, 1)
     sched.tick()
-    assert store.job(3)["not_before"] == clock() + 60  # 30 s doubled
+    assert store.job(3).not_before == clock() + 60  # 30 s doubled
     clock.advance(60)
     sched.tick()
     launcher.exit(3, 1)
@@ -155,11 +152,11 @@ def test_a_job_past_its_timeout_is_stopped_and_failed(env):
     sched.tick()
     clock.advance(299)
     sched.tick()
-    assert store.job(1)["state"] == "running"
+    assert store.job(1).state == "running"
     clock.advance(2)
     sched.tick()
     job = store.job(1)
-    assert job["state"] == "failed" and "timed out" in job["note"]
+    assert job.state == "failed" and "timed out" in job.note
     assert launcher.stopped == [1] and launcher.containers == {}
 
 
@@ -170,12 +167,12 @@ def test_gpus_are_exclusive_and_queued_jobs_wait_in_order(env):
     clock.advance(10 * MIN)
     sched.tick()
     jobs = store.jobs()
-    assert [j["state"] for j in jobs] == ["running", "running", "queued"]
-    assert sorted(jobs[0]["gpus"] + jobs[1]["gpus"]) == ["0", "1"]
-    freed = jobs[1]["gpus"]
-    launcher.exit(jobs[1]["id"], 0)
+    assert [j.state for j in jobs] == ["running", "running", "queued"]
+    assert sorted(jobs[0].gpus + jobs[1].gpus) == ["0", "1"]
+    freed = jobs[1].gpus
+    launcher.exit(jobs[1].id, 0)
     sched.tick()
-    assert store.job(jobs[2]["id"])["gpus"] == freed
+    assert store.job(jobs[2].id).gpus == freed
 
 
 def test_a_big_gpu_request_is_not_overtaken(env):
@@ -186,19 +183,22 @@ def test_a_big_gpu_request_is_not_overtaken(env):
     sched.tick()  # "one" holds one of the two GPUs
     two, late = sched.run_now("two"), sched.run_now("late")
     sched.tick()
-    assert [store.job(i)["state"] for i in (two, late)] == ["queued", "queued"]
+    assert [store.job(i).state for i in (two, late)] == ["queued", "queued"]
     launcher.exit(one, 0)
     sched.tick()
-    assert store.job(two)["gpus"] == ["0", "1"] and store.job(two)["state"] == "running"
-    assert store.job(late)["state"] == "queued"
+    assert store.job(two).gpus == ["0", "1"] and store.job(two).state == "running"
+    assert store.job(late).state == "queued"
 
 
 def test_allocate_never_oversubscribes():
     res = Resources(("0", "1", "2"), cpu_slots=2)
-    job = lambda i, g: {"id": i, "spec": {"gpus": g}, "gpus": []}  # noqa: E731
-    busy = [{"id": 9, "spec": {"gpus": 1}, "gpus": ["1"]}, {"id": 8, "spec": {"gpus": 0}, "gpus": []}]
+    def job(i, g, held=()):
+        return Job(id=i, schedule="s", slot=0, state="queued", gpus=list(held),
+                   request=Request(model="m", dataset="d", args=[], gpus=g))
+
+    busy = [job(9, 1, ["1"]), job(8, 0)]
     chosen = allocate([job(1, 2), job(2, 1), job(3, 0), job(4, 0)], busy, res)
-    assert [(j["id"], g) for j, g in chosen] == [(1, ["0", "2"]), (3, [])]
+    assert [(j.id, g) for j, g in chosen] == [(1, ["0", "2"]), (3, [])]
 
 
 def test_cpu_jobs_are_limited_by_the_configured_concurrency(env):
@@ -234,7 +234,7 @@ def test_run_now_queues_a_manual_job(env):
     job_id = sched.run_now("a")
     assert sched.run_now("a") != job_id
     sched.tick()
-    assert store.job(job_id)["trigger"] == "manual" and store.job(job_id)["state"] == "running"
+    assert store.job(job_id).trigger == "manual" and store.job(job_id).state == "running"
 
 
 def test_a_container_that_cannot_start_fails_the_job_with_the_reason(env):
@@ -244,7 +244,7 @@ def test_a_container_that_cannot_start_fails_the_job_with_the_reason(env):
     sched.run_now("a")
     sched.tick()
     job = store.job(1)
-    assert job["state"] == "failed" and "image 'cnnpipe:test' not found" in job["note"]
+    assert job.state == "failed" and "image 'cnnpipe:test' not found" in job.note
 
 
 def test_slots_follow_the_schedules_time_zone(env):
@@ -253,4 +253,4 @@ def test_slots_follow_the_schedules_time_zone(env):
     clock.advance(24 * 3600)
     sched.tick()
     [job] = store.jobs()
-    assert job["slot"] == T0 + 3600  # 02:00 in Berlin is 01:00 UTC in winter
+    assert job.slot == T0 + 3600  # 02:00 in Berlin is 01:00 UTC in winter

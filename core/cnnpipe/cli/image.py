@@ -22,11 +22,11 @@ def image():
 @click.option("--quiet", "-q", is_flag=True, help="Print only the image name.")
 def build(variant, base, tag, quiet):
     """Build the job image from the cnnpipe core and every installed cnnpipe plugin (reused when unchanged)."""
-    from ..docker import image as images, runner
+    from ..docker import attached, image as images
 
     echo = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
     started = time.monotonic()
-    name, reused = images.build(runner.client(), variant, base, tag, echo=echo)
+    name, reused = images.build(attached.connect(), variant, base, tag, echo=echo)
     if not quiet:
         what = "reused" if reused else f"built in {time.monotonic() - started:.0f} s"
         click.echo(f"image {name} ({what})", err=True)
@@ -38,9 +38,9 @@ def list_images():
     """List job images with their variant, Python and plugin set."""
     import json
 
-    from ..docker import image as images, runner
+    from ..docker import attached, image as images
 
-    for im in images.job_images(runner.client()):
+    for im in images.job_images(attached.connect()):
         labels = im.labels
         plugins = ", ".join(f"{k} {v}" for k, v in json.loads(labels.get("cnnpipe.plugins", "{}")).items())
         name = im.tags[0] if im.tags else im.short_id

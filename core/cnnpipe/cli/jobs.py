@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from ..errors import CnnpipeError, UsageError
 from . import main
 from .schedule import open_store
 
@@ -36,9 +36,9 @@ def list_(name, state, limit):
     if not rows:
         click.echo("no jobs")
     for j in rows:
-        code = "-" if j["exit_code"] is None else j["exit_code"]
-        click.echo(f"{j['id']:<5} {j['schedule']:<20} {_show(j['slot'])}  {j['state']:<10} exit {code:<4} "
-                   f"{j['run_dir'] or j['out_dir'] or '-'}")
+        code = "-" if j.exit_code is None else j.exit_code
+        click.echo(f"{j.id:<5} {j.schedule:<20} {_show(j.slot)}  {j.state:<10} exit {code:<4} "
+                   f"{j.run_dir or j.out_dir or '-'}")
 
 
 @jobs.command()
@@ -48,13 +48,14 @@ def show(job_id):
     j = open_store().job(job_id)
     for key in ("id", "schedule", "slot", "attempt", "trigger", "state", "exit_code", "gpus", "container",
                 "out_dir", "run_dir", "created", "started", "finished", "note"):
-        value = j[key]
+        value = getattr(j, key)
         if key in ("slot", "created", "started", "finished"):
             value = _show(value)
         elif key == "gpus":
             value = ",".join(value) or "none"
         click.echo(f"{key:<10} {'-' if value is None else value}")
-    click.echo(f"{'command':<10} cnnpipe run {' '.join(j['spec']['args'])}")
+    args = " ".join(j.request.args) if j.request else "(its stored request cannot be read)"
+    click.echo(f"{'command':<10} cnnpipe run {args}")
 
 
 @jobs.command()
@@ -65,14 +66,14 @@ def logs(job_id):
 
     store = open_store()
     j = store.job(job_id)
-    if j["state"] in ("running", "starting"):
+    if j.state in ("running", "starting"):
         text = DockerLauncher(store.id).logs(j)
         if text is not None:
             click.echo(text, nl=False)
             return
-    saved = Path(j["out_dir"]) / LOG_NAME if j["out_dir"] else None
+    saved = Path(j.out_dir) / LOG_NAME if j.out_dir else None
     if saved is None or not saved.is_file():
-        raise UsageError(f"job {j['id']} has no logs (state {j['state']})")
+        raise UsageError(f"job {j.id} has no logs (state {j.state})")
     click.echo(saved.read_text(errors="replace"), nl=False)
 
 
@@ -86,17 +87,16 @@ def cancel(job_id):
     store = open_store()
     j = store.job(job_id)
     with store.tx() as db:
-        ok = store.update_job(db, j["id"], ACTIVE, state="cancelled", finished=time.time(), note="cancelled by user")
+        ok = store.update_job(db, j.id, ACTIVE, state="cancelled", finished=time.time(), note="cancelled by user")
     if not ok:
-        raise UsageError(f"job {j['id']} is {j['state']}; only queued or running jobs can be cancelled")
-    if j["state"] != "queued":
-        from ..schedule.resources import Resources
-        from ..schedule.scheduler import Scheduler
+        raise UsageError(f"job {j.id} is {j.state}; only queued or running jobs can be cancelled")
+    if j.state != "queued":
+        from ..schedule.scheduler import clear
 
         try:
-            Scheduler(store, DockerLauncher(store.id), Resources()).clear(j)
-        except UsageError as exc:
+            clear(store, DockerLauncher(store.id), j)
+        except CnnpipeError as exc:
             # Recorded as cancelled already: any scheduler's next pass stops the container.
-            click.echo(f"cancelled job {j['id']}; its container is stopped on the scheduler's next pass ({exc})")
+            click.echo(f"cancelled job {j.id}; its container is stopped on the scheduler's next pass ({exc})")
             return
-    click.echo(f"cancelled job {j['id']}")
+    click.echo(f"cancelled job {j.id}")

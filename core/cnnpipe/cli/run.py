@@ -46,13 +46,21 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume) -> None:
 
 def run_in_docker(ctx, model, dataset, options, sets, config_file, resume, debug, container) -> int:
     """``cnnpipe run --runner docker``: the container's exit code."""
-    from ..docker import job, runner
+    from ..docker import attached
+    from ..docker.image import image_for_plugins
     from ..pipeline import resolve
 
     if resume:
         raise UsageError("--resume runs locally only; continue the run with: cnnpipe run --resume RUN_DIR")
     reg = load_registry(ctx)
     resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
-    client = runner.client()
-    spec = job.make_job(resolved, debug=debug, disable=ctx.find_root().obj["disable"], client=client, **container)
-    return job.execute(client, spec, echo=lambda msg: click.echo(msg, err=True))
+    request = attached.make_request(resolved, debug=debug, disable=ctx.find_root().obj["disable"], **container)
+    echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    client = attached.connect(echo)
+    if not request.image:
+        request.image = image_for_plugins(client, "cuda" if request.gpus else "cpu")
+    try:
+        return attached.execute(client, request, echo=echo)
+    except attached.Stopped as stopped:
+        echo(f"cnnpipe: stopped by {stopped}; the job container was removed")
+        return 128 + stopped.signum

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import time
+from dataclasses import replace
 
 import click
 
@@ -50,17 +51,21 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
     run = scheduled_run(run_args, gpus)
     resolved = resolve(load_registry(ctx), run["model"], run["dataset"], options=run["options"], sets=run["sets"],
                        config_file=run["config_file"])
-    row = define(resolved, name, cron, tz, gpus=gpus, concurrency=concurrency, starting_deadline=starting_deadline,
+    new = define(resolved, name, cron, tz, gpus=gpus, concurrency=concurrency, starting_deadline=starting_deadline,
                  retries=retries, backoff=backoff, timeout=timeout if timeout is not None else run["timeout"],
                  memory=run["memory"], cpus=run["cpus"], now=time.time(),
                  available_gpus=resources.configured().gpus if gpus else ())
     # Asked of the engine only once everything else is known to be right.
-    row["spec"]["image"] = image or run["image"] or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus)
+    chosen = image or run["image"] or os.environ.get("CNNPIPE_IMAGE")
+    if chosen:
+        check_image(chosen)
+    else:
+        chosen = default_image(gpus)
+    new = replace(new, request=replace(new.request, image=chosen))
     store = open_store()
-    store.add_schedule(row)
-    nxt = slots.next_slot(row["cron"], tz, row["last_slot"])
-    click.echo(f"added schedule {name}: {row['spec']['model']} on {row['spec']['dataset']}, "
-               f"next slot {slots.show(nxt, tz)}")
+    store.add_schedule(new)
+    nxt = slots.next_slot(new.cron, tz, new.last_slot)
+    click.echo(f"added schedule {name}: {new.request.model} on {new.request.dataset}, next slot {slots.show(nxt, tz)}")
 
 
 def scheduled_run(args, gpus: int) -> dict:
@@ -102,9 +107,21 @@ def scheduled_run(args, gpus: int) -> dict:
 
 def default_image(gpus: int) -> str:
     """The job image built for the installed plugins (CUDA for GPU jobs), asked of the engine."""
-    from ..docker import image, runner
+    from ..docker import attached, image
 
-    return image.image_for_plugins(runner.client(), "cuda" if gpus else "cpu")
+    return image.image_for_plugins(attached.connect(), "cuda" if gpus else "cpu")
+
+
+def check_image(name: str) -> None:
+    """Refuse an image the local engine lacks (or that is no job image); unchecked when no engine answers here."""
+    from ..docker import attached, image
+    from ..errors import EngineError
+
+    try:
+        client = attached.connect()
+    except EngineError:
+        return  # a schedule made here for another machine, or for export to Kubernetes
+    image.require(client, name)
 
 
 @schedule.command("list")
@@ -117,10 +134,30 @@ def list_():
     if not rows:
         click.echo("no schedules; add one with cnnpipe schedule add")
     for s in rows:
-        last = store.jobs(schedule=s["name"], limit=1)
-        state = f"last job {last[0]['id']} {last[0]['state']}" if last else "no jobs yet"
-        nxt = "paused" if s["paused"] else "next " + slots.show(slots.next_slot(s["cron"], s["timezone"], time.time()), s["timezone"])
-        click.echo(f"{s['name']:<20} {s['cron']:<16} {nxt:<32} {state}")
+        last = store.jobs(schedule=s.name, limit=1)
+        state = f"last job {last[0].id} {last[0].state}" if last else "no jobs yet"
+        problem = trouble(s)
+        if problem:
+            state = f"cannot fire: {problem}"
+        nxt = "paused" if s.paused else "next " + (slots.show(upcoming(s, time.time()), s.timezone) if not problem else "-")
+        click.echo(f"{s.name:<20} {s.cron:<16} {nxt:<32} {state}")
+
+
+def upcoming(s, after: float) -> float:
+    from ..schedule import slots
+
+    return slots.next_slot(s.cron, s.timezone, after)
+
+
+def trouble(s) -> str | None:
+    """Why schedule ``s`` cannot fire (recorded by a scheduler, or found now), or None."""
+    if s.problem or s.request is None:
+        return s.problem or "its stored request cannot be read"
+    try:
+        upcoming(s, time.time())
+    except Exception as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
 
 
 @schedule.command()
@@ -131,19 +168,27 @@ def show(name):
 
     store = open_store()
     s = store.schedule(name)
-    tz = s["timezone"]
+    tz = s.timezone
+    try:
+        slots.zone(tz)
+    except UsageError:
+        tz = "UTC"  # shown as is below; times in UTC
     for key in ("name", "cron", "timezone", "concurrency", "starting_deadline", "retries", "backoff", "timeout", "paused"):
-        click.echo(f"{key:<18} {s[key] if s[key] is not None else '-'}")
-    for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
-        value = s["spec"].get(key)
+        value = getattr(s, key)
         click.echo(f"{key:<18} {'-' if value is None else value}")
-    click.echo(f"{'container args':<18} cnnpipe run {' '.join(s['spec']['args'])}")
+    for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
+        value = getattr(s.request, key) if s.request else None
+        click.echo(f"{key:<18} {'-' if value is None else value}")
+    click.echo(f"{'container args':<18} cnnpipe run {' '.join(s.request.args) if s.request else '-'}")
+    problem = trouble(s)
+    if problem:
+        click.echo(f"{'cannot fire':<18} {problem}")
     at = time.time()
-    for i in range(3):
-        at = slots.next_slot(s["cron"], tz, at)
+    for i in range(0 if problem else 3):
+        at = upcoming(s, at)
         click.echo(f"{'next slot' if i == 0 else '':<18} {slots.show(at, tz)}")
     for job in store.jobs(schedule=name, limit=5):
-        click.echo(f"job {job['id']:<5} {slots.show(job['slot'], tz)}  {job['state']}")
+        click.echo(f"job {job.id:<5} {slots.show(job.slot, tz)}  {job.state}")
 
 
 @schedule.command()
@@ -174,10 +219,7 @@ def resume(name):
 @click.argument("name")
 def run_now(name):
     """Queue a job of NAME now; the scheduler starts it on its next pass."""
-    from ..schedule.resources import Resources
-    from ..schedule.scheduler import Scheduler
-
-    job_id = Scheduler(open_store(), None, Resources()).run_now(name)
+    job_id = open_store().queue_now(name, time.time())
     click.echo(f"queued job {job_id}")
 
 
@@ -190,7 +232,10 @@ def export(name, kubernetes, output):
     from ..files import atomic_path
     from ..schedule.kube import cronjob
 
-    text = json.dumps(cronjob(open_store().schedule(name)), indent=2) + "\n"
+    s = open_store().schedule(name)
+    if s.request is None:
+        raise UsageError(f"schedule '{name}' cannot be exported: {s.problem}")
+    text = json.dumps(cronjob(s), indent=2) + "\n"
     if output:
         with atomic_path(output) as tmp:
             tmp.write_text(text)
@@ -209,8 +254,9 @@ def scheduler(once, interval, gpus, cpu_jobs):
     from ..schedule.launcher import DockerLauncher
     from ..schedule.scheduler import Scheduler, loop
 
-    if interval <= 0:
-        raise UsageError(f"--interval must be positive, got {interval}")
+    from ..docker import limits
+
+    limits.positive(interval, "--interval")
     res = resources.configured(gpus, cpu_jobs)
     store = open_store()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

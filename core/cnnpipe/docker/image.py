@@ -1,7 +1,9 @@
 """Build job images from the installed cnnpipe distributions, and find the one for a run.
 
-An image is labelled with its plugin set (``cnnpipe.plugins``) and a fingerprint of everything that
-went into it (``cnnpipe.fingerprint``); building the same thing again reuses the image.
+An image is labelled with its plugin set (``cnnpipe.plugins``), a fingerprint of the installed code it
+holds (``cnnpipe.source``, see :mod:`.source`) and one of everything that went into it
+(``cnnpipe.fingerprint``); building the same thing again reuses the image, and a run takes the image
+whose ``cnnpipe.source`` is the code installed here.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ..errors import UsageError
-from . import wheels
-from .runner import first_line
+from ..errors import EngineError, JobError, UsageError
+from . import source, wheels
+from .engine import first_line
 
 REPO = "cnnpipe-job"
 BASES = {"cpu": "cnnpipe-base:py", "cuda": f"cnnpipe-base:cuda{wheels.CUDA_VERSION}"}
@@ -45,7 +47,7 @@ def target_of(client, base: str, variant: str) -> wheels.Target:
     return wheels.Target(python, glibc, machine)
 
 
-def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str) -> dict:
+def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str, code: str) -> dict:
     return {
         "cnnpipe.image": "job",
         "cnnpipe.variant": variant,
@@ -53,12 +55,13 @@ def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprin
         "cnnpipe.python": target.python,
         "cnnpipe.plugins": json.dumps(wheels.plugin_set(dists), sort_keys=True),
         "cnnpipe.fingerprint": fingerprint,
+        "cnnpipe.source": code,
     }
 
 
-def fingerprint(variant, base_id, target, reqs, local_wheels) -> str:
-    """A hash of everything an image is made of: base, target, requirements, local wheel contents."""
-    digest = hashlib.sha256(json.dumps([variant, base_id, list(vars(target).values()), reqs]).encode())
+def fingerprint(variant, base_id, target, reqs, local_wheels, code: str = "") -> str:
+    """A hash of everything an image is made of: base, target, requirements, installed code, local wheel contents."""
+    digest = hashlib.sha256(json.dumps([variant, base_id, list(vars(target).values()), reqs, code]).encode())
     for path in local_wheels:
         digest.update(wheels.wheel_digest(path).encode())
     return digest.hexdigest()
@@ -68,14 +71,15 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
     """Build (or reuse) the job image for the installed plugins; returns ``(tag, reused)``."""
     base = base or BASES[variant]
     dists = wheels.plugin_dists()
+    reqs = wheels.requirements(dists, variant)  # first: it names a distribution whose source is gone
+    code = source.fingerprint(dists)
     target = target_of(client, base, variant)
     base_id = client.images.get(base).id
     with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
         ctx = Path(tmp)
         echo(f"building wheels of {', '.join(wheels.plugin_set(dists))} ...")
         local = wheels.build_local(dists, ctx / "local")
-        reqs = wheels.requirements(dists, variant)
-        fp = fingerprint(variant, base_id, target, reqs, local)
+        fp = fingerprint(variant, base_id, target, reqs, local, code)
         name = tag or f"{REPO}:{variant}-{fp[:12]}"
         existing = client.images.list(filters={"label": f"cnnpipe.fingerprint={fp}"})
         if existing:
@@ -85,7 +89,7 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
         wheels.download(reqs, target, ctx / "deps")
         shutil.copy(resources.files(__package__) / "job.Dockerfile", ctx / "Dockerfile")
         echo(f"building {name} from {base} (network none) ...")
-        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp), echo)
+        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp, code), echo)
     return name, False
 
 
@@ -105,15 +109,15 @@ def run_build(client, ctx: Path, name: str, base: str, labels: dict, echo) -> No
         for chunk in client.api.build(path=str(ctx), tag=name, buildargs={"BASE": base}, labels=labels,
                                       network_mode="none", rm=True, forcerm=True, decode=True):
             if "error" in chunk:
-                raise UsageError(f"building image {name} failed: {chunk['error'].strip().splitlines()[-1]}"
-                                 f"{' (' + last[-1] + ')' if last else ''}")
+                raise JobError(f"building image {name} failed: {chunk['error'].strip().splitlines()[-1]}"
+                                 f"{' (' + last[-1] + ')' if last else ''}", exit_code=wheels.BUILD_FAILED)
             line = chunk.get("stream", "").rstrip()
             if line:
                 last.append(line.strip())
                 if line.startswith("Step "):
                     echo(line)
     except docker.errors.DockerException as exc:
-        raise UsageError(f"building image {name} failed: {first_line(exc)}")
+        raise JobError(f"building image {name} failed: {first_line(exc)}", exit_code=wheels.BUILD_FAILED)
 
 
 def job_images(client, variant: str | None = None) -> list:
@@ -123,12 +127,39 @@ def job_images(client, variant: str | None = None) -> list:
     return sorted(images, key=lambda im: im.attrs.get("Created", ""), reverse=True)
 
 
+def require(client, name: str):
+    """The image ``name``, which must be in the engine (no registry is asked) and be a cnnpipe job image."""
+    import docker
+
+    try:
+        found = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise UsageError(f"image '{name}' is not in the Docker engine; build it with: cnnpipe image build"
+                         f"{' --cuda' if 'cuda' in name else ''}")
+    except docker.errors.APIError as exc:
+        raise EngineError(f"cannot look up image '{name}': {first_line(exc)}")
+    if (found.labels or {}).get("cnnpipe.image") != "job":
+        raise UsageError(f"image '{name}' is not a cnnpipe job image (it lacks the label cnnpipe.image=job, so it "
+                         f"may not hold cnnpipe); build one with: cnnpipe image build")
+    return found
+
+
 def image_for_plugins(client, variant: str) -> str:
-    """The newest job image whose plugin set is the installed one; a UsageError naming the build command otherwise."""
-    wanted = json.dumps(wheels.plugin_set(wheels.plugin_dists()), sort_keys=True)
-    for image in job_images(client, variant):
-        if image.labels.get("cnnpipe.plugins") == wanted:
+    """The newest job image built from the code installed here (:func:`.source.fingerprint`).
+
+    None matching is a UsageError naming the build command (and an image with the same plugin
+    versions but other code, if there is one: a plugin changed without a version bump).
+    """
+    dists = wheels.plugin_dists()
+    code = source.fingerprint(dists)
+    images = job_images(client, variant)
+    for image in images:
+        if image.labels.get("cnnpipe.source") == code:
             return image.tags[0] if image.tags else image.id
+    wanted = json.dumps(wheels.plugin_set(dists), sort_keys=True)
+    stale = [im for im in images if im.labels.get("cnnpipe.plugins") == wanted]
     flag = " --cuda" if variant == "cuda" else ""
-    raise UsageError(f"no {variant} job image holds the installed plugins ({', '.join(json.loads(wanted))}); "
-                     f"build it with: cnnpipe image build{flag}")
+    hint = (f" ({stale[0].tags[0] if stale[0].tags else stale[0].short_id} has the same versions but other code)"
+            if stale else "")
+    raise UsageError(f"no {variant} job image holds the code installed here{hint}; build it with: "
+                     f"cnnpipe image build{flag}")

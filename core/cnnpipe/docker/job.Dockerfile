@@ -3,6 +3,10 @@
 # libgomp1 and libquadmath0 for MXNet: see deploy/cpu-base.Dockerfile and deploy/cuda-base.Dockerfile.
 ARG BASE=cnnpipe-base:py
 FROM ${BASE}
+# Marks a job image however it is built: cnnpipe refuses to run a job in an image without it.
+LABEL cnnpipe.image="job"
+# Marks a job image however it is built: cnnpipe refuses to run a job in an image without it.
+LABEL cnnpipe.image="job"
 # Dependencies first, in their own layer: a rebuild after a plugin changed reuses it from the cache.
 COPY deps /tmp/cnnpipe-deps
 RUN python3 -m venv /opt/cnnpipe \

@@ -10,18 +10,20 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..errors import UsageError
+from ..errors import JobError, UsageError
 from ..plugins import CORE_DIST, GROUP
 
 # The CUDA build of MXNet that the CUDA image installs in place of the CPU one (CUDA 11.7).
 CUDA_VERSION = "11.7"
 MXNET_CUDA = "mxnet-cu117"
+BUILD_FAILED = 4  # the exit status of a failed image build (pip or docker build)
 NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -58,7 +60,10 @@ def plugin_set(dists) -> dict:
 
 
 def local_source(dist):
-    """The local folder or wheel file ``dist`` was installed from, or ``None`` (installed from an index)."""
+    """The local folder or wheel file ``dist`` was installed from, or ``None`` (installed from an index).
+
+    A source that is gone is a one-line error naming the distribution: its code cannot go into an image.
+    """
     raw = dist.read_text("direct_url.json")
     if not raw:
         return None
@@ -67,7 +72,11 @@ def local_source(dist):
     if parsed.scheme != "file":
         return None
     path = Path(unquote(parsed.path))
-    return path if path.exists() else None
+    if not path.exists():
+        name = canonical(dist.metadata["Name"] or "")
+        raise UsageError(f"plugin distribution '{name}' {dist.version} was installed from {path}, which no longer "
+                         f"exists; install it again from its source, or uninstall it (pip uninstall {name})")
+    return path
 
 
 EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
@@ -120,13 +129,14 @@ def platform_flags(target: Target) -> list[str]:
     return flags
 
 
-def pip(*args: str, what: str) -> None:
-    """Run pip of this interpreter; a failure is a one-line UsageError naming ``what``."""
-    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+def pip(*args: str, what: str, env: dict | None = None) -> None:
+    """Run pip of this interpreter; a failure is a one-line JobError naming ``what`` (exit 4)."""
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         lines = [l for l in proc.stderr.splitlines() if l.strip() and "is ignored" not in l]
         errors = [l for l in lines if l.startswith("ERROR")] or lines[-1:] or ["pip failed"]
-        raise UsageError(f"{what} failed: {errors[0].strip()}")
+        raise JobError(f"{what} failed: {errors[0].strip()}", exit_code=BUILD_FAILED)
 
 
 def build_local(dists, dest: Path) -> list[Path]:
@@ -144,13 +154,27 @@ def build_local(dists, dest: Path) -> list[Path]:
     if folders:
         args = ["wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), *folders]
         what = "building wheels of the local cnnpipe distributions"
-        try:
-            # Without isolation a build takes seconds, not the tens of seconds of a fresh build
-            # environment; it needs the build backend here, so fall back to isolation when that fails.
-            pip(*args, "--no-build-isolation", what=what)
-        except UsageError:
-            pip(*args, what=what)
+        with tempfile.TemporaryDirectory(prefix="cnnpipe-build-") as tmp:
+            env = {"DIST_EXTRA_CONFIG": str(out_of_tree(Path(tmp)))}
+            try:
+                # Without isolation a build takes seconds, not the tens of seconds of a fresh build
+                # environment; it needs the build backend here, so fall back to isolation when that fails.
+                pip(*args, "--no-build-isolation", what=what, env=env)
+            except JobError:
+                pip(*args, what=what, env=env)
     return sorted(dest.glob("*.whl"))
+
+
+def out_of_tree(tmp: Path) -> Path:
+    """A setuptools configuration (for ``DIST_EXTRA_CONFIG``) that builds in ``tmp``, not in the source folders.
+
+    So a build leaves no ``build/`` or ``*.egg-info`` behind, and never packs files that a stale
+    ``build/lib`` kept from an earlier version.
+    """
+    (tmp / "egg-info").mkdir()
+    config = tmp / "setup.cfg"
+    config.write_text(f"[build]\nbuild_base = {tmp / 'build'}\n[egg_info]\negg_base = {tmp / 'egg-info'}\n")
+    return config
 
 
 def download(reqs: list[str], target: Target, dest: Path) -> None:

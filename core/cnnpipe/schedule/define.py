@@ -6,16 +6,18 @@ from pathlib import Path
 
 from ..errors import UsageError
 from . import slots
+from .records import Request, Schedule
 
 POLICIES = ("allow", "forbid", "replace")
 
 
 def define(resolved, name: str, cron: str, tz: str, *, gpus: int, concurrency: str,
            starting_deadline, retries: int, backoff: float, timeout, memory=None, cpus=None,
-           available_gpus: tuple = (), now: float) -> dict:
-    """A schedule row for a run ``resolved`` on the host (see :func:`cnnpipe.pipeline.resolve`); its image is
-    left to the caller (``spec.image``), so that no engine is asked before every check has passed."""
-    from ..docker import job as docker_job, runner
+           available_gpus: tuple = (), now: float) -> Schedule:
+    """A schedule for a run ``resolved`` on the host (see :func:`cnnpipe.pipeline.resolve`); its image is left
+    to the caller (``request.image``), so that no engine is asked before every check has passed."""
+    from ..docker import attached, limits
+    from ..docker.request import container_args
 
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise UsageError(f"a schedule name uses letters, digits, '-', '_' or '.', got '{name}'")
@@ -29,23 +31,22 @@ def define(resolved, name: str, cron: str, tz: str, *, gpus: int, concurrency: s
         raise UsageError(f"impossible GPU request: the schedule asks for {gpus} GPU(s) but the scheduler has {have}; "
                          "set CNNPIPE_GPUS or install the NVIDIA driver")
     for value, flag in ((starting_deadline, "--starting-deadline"), (timeout, "--timeout")):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
-    if retries < 0 or backoff < 0:
-        raise UsageError("--retries and --backoff must not be negative")
-    runner.check_limits(memory, cpus, timeout)
+        limits.positive(value, flag, "a positive number of seconds")
+    if retries < 0:
+        raise UsageError(f"--retries must not be negative, got {retries}")
+    limits.not_negative(backoff, "--backoff")
+    limits.check(memory, cpus, timeout)
     config = resolved.config
     # The folder the dataset plugin reads here is the one mounted at /data.
-    data_dir = docker_job.data_folder(resolved.dataset, config.data_dir)
-    return {
-        "name": name, "cron": cron.strip(), "timezone": tz,
-        "spec": {
-            "model": config.model, "dataset": config.dataset,
-            "args": runner.container_args(config, data_mounted=data_dir is not None),
-            "image": None, "gpus": gpus,
-            "out_dir": str(Path(config.out).absolute()), "data_dir": str(data_dir) if data_dir else None,
-            "memory": memory, "cpus": cpus,
-        },
-        "concurrency": concurrency, "starting_deadline": starting_deadline, "retries": retries,
-        "backoff": backoff, "timeout": timeout, "paused": 0, "last_slot": now, "created": now,
-    }
+    data_dir = attached.data_folder(resolved.dataset, config.data_dir)
+    request = Request(
+        model=config.model, dataset=config.dataset,
+        args=container_args(config, data_mounted=data_dir is not None),
+        image=None, gpus=gpus, out_dir=str(Path(config.out).absolute()),
+        data_dir=str(data_dir) if data_dir else None, memory=memory, cpus=cpus,
+    )
+    return Schedule(
+        name=name, cron=cron.strip(), timezone=tz, request=request, concurrency=concurrency,
+        starting_deadline=starting_deadline, retries=retries, backoff=backoff, timeout=timeout,
+        paused=False, last_slot=now, created=now,
+    )

@@ -1,8 +1,11 @@
-"""A schedule as the equivalent Kubernetes CronJob (``batch/v1``)."""
+"""A schedule as the equivalent Kubernetes CronJob (``batch/v1``), its pods locked down as a Docker job is."""
 
 from __future__ import annotations
 
 import re
+
+from ..docker.request import DATA, NOBODY, RUNS, TMP, TMP_SIZE
+from .records import Schedule
 
 POLICY = {"allow": "Allow", "forbid": "Forbid", "replace": "Replace"}
 
@@ -20,48 +23,73 @@ def k8s_memory(size: str) -> str:
     return size if unit is None else size[:-1] + unit
 
 
-def cronjob(schedule: dict) -> dict:
+def lock_down(pod_spec: dict) -> dict:
+    """Give ``pod_spec`` and each of its containers what a Docker job container has; returns ``pod_spec``.
+
+    A non-root uid, a read-only root filesystem with an in-memory ``/tmp``, no privilege escalation, no
+    capabilities and the runtime's default seccomp profile.  (Docker's process limit has no per-pod field:
+    it is the kubelet's ``podPidsLimit``.)
+    """
+    uid, gid = NOBODY
+    pod_spec["securityContext"] = {
+        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    pod_spec.setdefault("volumes", []).append(
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": k8s_memory(TMP_SIZE)}})
+    for container in pod_spec.get("containers", []):
+        container["securityContext"] = {
+            "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid,
+            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "privileged": False,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        container.setdefault("volumeMounts", []).append({"name": "tmp", "mountPath": TMP})
+        container.setdefault("env", []).extend([{"name": "HOME", "value": TMP}, {"name": "PYTHONUNBUFFERED", "value": "1"}])
+    return pod_spec
+
+
+def cronjob(schedule: Schedule) -> dict:
     """The CronJob manifest: image and args, ``nvidia.com/gpu`` limits, concurrency policy, deadlines, retries."""
-    spec = schedule["spec"]
-    name = k8s_name(schedule["name"])
+    request = schedule.request
+    name = k8s_name(schedule.name)
     container = {
         "name": "train",
-        "image": spec["image"],
+        "image": request.image,
         "command": ["cnnpipe", "run"],
-        "args": list(spec["args"]),
-        "volumeMounts": [{"name": "runs", "mountPath": "/runs"}],
+        "args": list(request.args),
+        "volumeMounts": [{"name": "runs", "mountPath": RUNS}],
     }
     volumes = [{"name": "runs", "persistentVolumeClaim": {"claimName": f"{name}-runs"}}]
-    if spec.get("data_dir"):
-        container["volumeMounts"].append({"name": "data", "mountPath": "/data", "readOnly": True})
+    if request.data_dir:
+        container["volumeMounts"].append({"name": "data", "mountPath": DATA, "readOnly": True})
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data", "readOnly": True}})
     limits = {}
-    if spec.get("gpus"):
-        limits["nvidia.com/gpu"] = int(spec["gpus"])
-    if spec.get("memory"):
-        limits["memory"] = k8s_memory(spec["memory"])
-    if spec.get("cpus"):
-        limits["cpu"] = f"{int(spec['cpus'] * 1000)}m"
+    if request.gpus:
+        limits["nvidia.com/gpu"] = int(request.gpus)
+    if request.memory:
+        limits["memory"] = k8s_memory(request.memory)
+    if request.cpus:
+        limits["cpu"] = f"{int(request.cpus * 1000)}m"
     if limits:
         container["resources"] = {"limits": limits}
     job_spec = {
-        "backoffLimit": int(schedule["retries"]),
+        "backoffLimit": int(schedule.retries),
         "template": {
             "metadata": {"labels": {"cnnpipe": "job", "cnnpipe.schedule": name}},
-            "spec": {"restartPolicy": "Never", "containers": [container], "volumes": volumes},
+            "spec": lock_down({"restartPolicy": "Never", "containers": [container], "volumes": volumes}),
         },
     }
-    if schedule.get("timeout"):
-        job_spec["activeDeadlineSeconds"] = int(schedule["timeout"])
+    if schedule.timeout:
+        job_spec["activeDeadlineSeconds"] = int(schedule.timeout)
     cron_spec = {
-        "schedule": schedule["cron"],
-        "timeZone": schedule["timezone"],
-        "concurrencyPolicy": POLICY[schedule["concurrency"]],
-        "suspend": bool(schedule["paused"]),
+        "schedule": schedule.cron,
+        "timeZone": schedule.timezone,
+        "concurrencyPolicy": POLICY[schedule.concurrency],
+        "suspend": bool(schedule.paused),
         "jobTemplate": {"spec": job_spec},
     }
-    if schedule.get("starting_deadline"):
-        cron_spec["startingDeadlineSeconds"] = int(schedule["starting_deadline"])
+    if schedule.starting_deadline:
+        cron_spec["startingDeadlineSeconds"] = int(schedule.starting_deadline)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

@@ -1,4 +1,4 @@
-"""Job containers through :mod:`cnnpipe.docker.runner`, each labelled with its store and job id so a restarted scheduler finds it."""
+"""Job containers through :mod:`cnnpipe.docker`, each labelled with its store and job id so a restarted scheduler finds it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import atomic_path
+from .records import Job
 
 LOG_NAME = "job.log"
 
@@ -20,13 +21,20 @@ class Status:
     container: str | None = None
 
 
-def job_labels(store_id: str, job: dict) -> dict:
+def job_labels(store_id: str, job: Job) -> dict:
     """Labels that tie a container to exactly one job of one store."""
-    return {"cnnpipe.store": store_id, "cnnpipe.job": str(job["id"]), "cnnpipe.schedule": job["schedule"]}
+    return {"cnnpipe.store": store_id, "cnnpipe.job": str(job.id), "cnnpipe.schedule": job.schedule}
+
+
+def gone(exc: Exception) -> bool:
+    """An engine error saying another process removed the container (404) or is removing it (409)."""
+    import docker
+
+    return isinstance(exc, docker.errors.APIError) and getattr(exc, "status_code", None) in (404, 409)
 
 
 def gpu_ids(ids) -> str | None:
-    """Device ids as the runner's ``gpus``; the trailing comma keeps ``0,`` from meaning "zero GPUs"."""
+    """Device ids as a container request's ``gpus``; the trailing comma keeps ``0,`` from meaning "zero GPUs"."""
     return ",".join(ids) + "," if ids else None
 
 
@@ -39,67 +47,93 @@ class DockerLauncher:
 
     @property
     def client(self):
-        from ..docker import runner
+        from ..docker import engine
 
         if self._client is None:
-            self._client = runner.client()
+            self._client = engine.client()
         return self._client
 
-    def _find(self, job: dict) -> list:
-        from ..docker import runner
+    def _find(self, job: Job) -> list:
+        from ..docker import engine
 
-        return runner.find(self.client, job_labels(self.store_id, job))
+        return engine.find(self.client, job_labels(self.store_id, job))
 
-    def start(self, job: dict) -> str:
-        """Create and start the job's container; returns its id (UsageError when the engine refuses)."""
-        from ..docker import runner
+    def start(self, job: Job) -> str:
+        """Create and start the job's container; returns its id (a CnnpipeError when it cannot start)."""
+        from ..docker import container
+        from ..docker.request import ContainerRequest
 
-        spec = job["spec"]
-        container = runner.start(self.client, runner.ContainerJob(
-            image=spec["image"], args=list(spec["args"]), out_dir=Path(job["out_dir"]),
-            data_dir=Path(spec["data_dir"]) if spec.get("data_dir") else None,
-            gpus=gpu_ids(job["gpus"]), memory=spec.get("memory"), cpus=spec.get("cpus"), timeout=spec.get("timeout"),
+        request = job.request
+        started = container.start(self.client, ContainerRequest(
+            image=request.image, args=list(request.args), out_dir=Path(job.out_dir),
+            data_dir=Path(request.data_dir) if request.data_dir else None,
+            gpus=gpu_ids(job.gpus), memory=request.memory, cpus=request.cpus, timeout=request.timeout,
             labels=job_labels(self.store_id, job),
         ))
-        return container.id[:12]
+        return started.id[:12]
 
-    def status(self, job: dict) -> Status | None:
+    def status(self, job: Job) -> Status | None:
         """The job's container state, or None when no container carries its labels."""
-        found = self._find(job)
-        if not found:
-            return None
-        container = found[0]
-        container.reload()
-        state, short = container.attrs["State"], container.id[:12]
-        if state["Status"] in ("exited", "dead"):
-            return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")), short)
-        if state["Status"] == "created":
-            return Status("created", container=short)
-        return Status("running", container=short)
-
-    def stop(self, job: dict) -> None:
         for container in self._find(job):
-            container.stop(timeout=10)
+            try:
+                container.reload()
+            except Exception as exc:
+                if gone(exc):
+                    continue  # removed meanwhile by another scheduler, which recorded the outcome
+                raise
+            state, short = container.attrs["State"], container.id[:12]
+            if state["Status"] in ("exited", "dead"):
+                return Status("exited", state.get("ExitCode"), bool(state.get("OOMKilled")), short)
+            if state["Status"] == "created":
+                return Status("created", container=short)
+            return Status("running", container=short)
+        return None
 
-    def logs(self, job: dict) -> str | None:
-        found = self._find(job)
-        return found[0].logs().decode(errors="replace") if found else None
-
-    def finish(self, job: dict) -> None:
-        """Keep the container's output in the job folder, then remove the container."""
-        from ..docker import runner
-
+    def stop(self, job: Job) -> None:
         for container in self._find(job):
-            if container.status == "running":
+            try:
                 container.stop(timeout=10)
-            if job.get("out_dir") and Path(job["out_dir"]).is_dir():
-                with atomic_path(Path(job["out_dir"]) / LOG_NAME) as tmp:
-                    tmp.write_bytes(container.logs())
-            runner.remove(container)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
+
+    def logs(self, job: Job) -> str | None:
+        for container in self._find(job):
+            try:
+                return container.logs().decode(errors="replace")
+            except Exception as exc:
+                if not gone(exc):
+                    raise
+        return None
+
+    def finish(self, job: Job) -> None:
+        """Keep the container's output in the job folder, then remove the container.
+
+        Another scheduler may be finishing the same job: whatever it removed first is skipped.
+        """
+        from ..docker import container as containers
+
+        for container in self._find(job):
+            try:
+                if container.status == "running":
+                    container.stop(timeout=10)
+                    container.reload()
+                output = container.logs()
+            except Exception as exc:
+                if gone(exc):
+                    continue
+                raise
+            folder = Path(job.out_dir) if job.out_dir else None
+            if folder and folder.is_dir():
+                with atomic_path(folder / LOG_NAME) as tmp:
+                    tmp.write_bytes(output)
+            moved = containers.remove(container)
+            run_dirs = moved or ([p.parent for p in folder.glob("*/config.json")] if folder else [])
+            containers.record(container, run_dirs, (container.attrs.get("State") or {}).get("ExitCode"))
 
     def job_ids(self) -> list[int]:
         """Ids of the jobs of this store that still have a container."""
-        from ..docker import runner
+        from ..docker import engine
 
-        found = runner.find(self.client, {"cnnpipe.store": self.store_id})
+        found = engine.find(self.client, {"cnnpipe.store": self.store_id})
         return sorted({int(c.labels["cnnpipe.job"]) for c in found if c.labels.get("cnnpipe.job", "").isdigit()})

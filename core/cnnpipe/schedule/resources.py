@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from .records import Job
 
 GPU_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -65,18 +66,18 @@ def configured(gpus: str | None = None, cpu_slots: int | None = None) -> Resourc
     return Resources(ids, cpu_slots)
 
 
-def allocate(queued: list[dict], busy: list[dict], res: Resources) -> list[tuple[dict, list[str]]]:
+def allocate(queued: list[Job], busy: list[Job], res: Resources) -> list[tuple[Job, list[str]]]:
     """Which queued jobs start now and on which GPUs, in queue order and never oversubscribing.
 
     A GPU job that does not fit blocks the GPU jobs behind it (so a big request is not starved);
     CPU-only jobs have their own line, limited by ``res.cpu_slots``.
     """
-    held = {g for job in busy for g in job["gpus"]}
+    held = {g for job in busy for g in job.gpus}
     free = [g for g in res.gpus if g not in held]
-    cpu_free = res.cpu_slots - sum(1 for job in busy if not job["spec"].get("gpus"))
+    cpu_free = res.cpu_slots - sum(1 for job in busy if not job.gpu_count)
     chosen, gpu_blocked = [], False
     for job in queued:
-        need = job["spec"].get("gpus") or 0
+        need = job.gpu_count
         if need:
             if gpu_blocked or need > len(free):
                 gpu_blocked = True

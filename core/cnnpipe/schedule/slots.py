@@ -30,6 +30,11 @@ def check(expr: str, tz: str) -> None:
         raise UsageError(f"invalid cron expression '{expr}': give five fields (minute hour day month weekday) or @daily-style macro")
     if not croniter.is_valid(text):
         raise UsageError(f"invalid cron expression '{expr}': croniter cannot read it")
+    try:
+        next_slot(text, tz, datetime.now(timezone.utc).timestamp())
+    except (ValueError, OverflowError):
+        # Valid fields that no date satisfies, like February 30th ("0 0 30 2 *").
+        raise UsageError(f"cron expression '{expr}' never matches a date")
 
 
 def repeated(it, slot: float, tz: str) -> bool:

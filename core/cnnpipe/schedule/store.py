@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import uuid
@@ -10,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UsageError
+from .records import Job, Request, Schedule
 
 ACTIVE = ("queued", "starting", "running")
 FINISHED = ("succeeded", "failed", "cancelled", "lost", "missed")
@@ -57,8 +57,16 @@ MIGRATIONS = [
     CREATE INDEX jobs_by_state ON jobs (state, id);
     CREATE INDEX jobs_by_schedule ON jobs (schedule, id);
     """,
+    # "spec" meant four things in cnnpipe 0.2; the container a schedule's jobs run is its "request".
+    # A schedule the scheduler cannot fire records why in "problem".
+    """
+    ALTER TABLE schedules RENAME COLUMN spec TO request;
+    ALTER TABLE jobs RENAME COLUMN spec TO request;
+    ALTER TABLE schedules ADD COLUMN problem TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+HEADER = b"SQLite format 3\x00"
 
 
 def home() -> Path:
@@ -73,6 +81,72 @@ def default_path() -> Path:
     return home() / "scheduler.sqlite"
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are opened explicitly, so a read never holds a lock.
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
+def create(path: Path) -> None:
+    """A new store at ``path``, made complete beside it and then linked into place.
+
+    So a file at ``path`` is always a whole store: an empty one can only be a damaged one.  When two
+    processes create it at once, the first link wins and both use that store.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        new = Store.__new__(Store)
+        new.path, new.db = tmp, connect(tmp)
+        new.migrate()
+        new.db.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that cannot be a store, before SQLite would take an empty one as a new store."""
+    if path.stat().st_size == 0:
+        wal = path.with_name(path.name + "-wal")
+        if not (wal.is_file() and wal.stat().st_size > 0):  # else SQLite recovers the pages from the log
+            raise damaged(path, "it is empty (0 bytes)")
+        return
+    with open(path, "rb") as f:
+        if f.read(len(HEADER)) != HEADER:
+            raise damaged(path, "it is not an SQLite database")
+
+
+def damaged(path: Path, reason: str) -> UsageError:
+    return UsageError(f"the scheduler store {path} is damaged ({reason}); it was left as it is: restore it from a "
+                      f"backup, or move it away to start an empty store (its schedules and job history are then lost)")
+
+
+def migrate(store: "Store", target: int | None = None) -> None:
+    """Bring ``store`` up to ``target`` (default: the newest schema), one migration per transaction."""
+    target = SCHEMA_VERSION if target is None else target
+    with store.tx():
+        current = store.version()
+    if current > target:
+        raise UsageError(f"{store.path} has schema version {current}, newer than this cnnpipe knows ({target}); "
+                         f"upgrade cnnpipe")
+    for version in range(current, target):
+        with store.tx() as db:
+            if store.version() != version:  # another process migrated meanwhile
+                continue
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if version == 0:
+                db.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
+            db.execute(f"PRAGMA user_version = {version + 1}")
+
+
 class Store:
     """Schedules and jobs in one SQLite file; writes go through :meth:`tx` (an immediate transaction)."""
 
@@ -80,12 +154,17 @@ class Store:
         self.path = Path(path) if path else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: transactions are opened explicitly, so a read never holds a lock.
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            if not self.path.exists():
+                create(self.path)
+            check_file(self.path)
+            self.db = connect(self.path)
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, str(exc))
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open the scheduler store {self.path}: {exc}")
+        if verdict != "ok":
+            raise damaged(self.path, verdict.splitlines()[0])
         self.migrate()
         self.id = self.meta("store_id")
 
@@ -110,21 +189,7 @@ class Store:
 
     def migrate(self, target: int | None = None) -> None:
         """Bring the file up to ``target`` (default: the newest schema), one migration per transaction."""
-        target = SCHEMA_VERSION if target is None else target
-        with self.tx():
-            current = self.version()
-        if current > target:
-            raise UsageError(f"{self.path} has schema version {current}, newer than this cnnpipe knows ({target}); upgrade cnnpipe")
-        for version in range(current, target):
-            with self.tx() as db:
-                if self.version() != version:  # another process migrated meanwhile
-                    continue
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                if version == 0:
-                    db.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
-                db.execute(f"PRAGMA user_version = {version + 1}")
+        migrate(self, target)
 
     def meta(self, key: str):
         """A value of the ``meta`` table (``store_id``: the id job containers are labelled with)."""
@@ -133,27 +198,27 @@ class Store:
 
     # schedules
 
-    def add_schedule(self, row: dict) -> None:
+    def add_schedule(self, schedule: Schedule) -> None:
         """Store a new schedule; a one-line error when the name is taken."""
+        row = schedule.row()
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        values = [json.dumps(v) if k == "spec" else v for k, v in row.items()]
         with self.tx() as db:
-            if db.execute("SELECT 1 FROM schedules WHERE name = ?", (row["name"],)).fetchone():
-                raise UsageError(f"schedule '{row['name']}' already exists; remove it first or pick another name")
-            db.execute(f"INSERT INTO schedules ({cols}) VALUES ({marks})", values)
+            if db.execute("SELECT 1 FROM schedules WHERE name = ?", (schedule.name,)).fetchone():
+                raise UsageError(f"schedule '{schedule.name}' already exists; remove it first or pick another name")
+            db.execute(f"INSERT INTO schedules ({cols}) VALUES ({marks})", list(row.values()))
 
-    def schedules(self) -> list[dict]:
+    def schedules(self) -> list[Schedule]:
         """Every schedule, by name."""
-        return [schedule_dict(r) for r in self.db.execute("SELECT * FROM schedules ORDER BY name")]
+        return [Schedule.from_row(r) for r in self.db.execute("SELECT * FROM schedules ORDER BY name")]
 
-    def schedule(self, name: str) -> dict:
+    def schedule(self, name: str) -> Schedule:
         """The schedule called ``name``; a :class:`UsageError` listing the names otherwise."""
         row = self.db.execute("SELECT * FROM schedules WHERE name = ?", (name,)).fetchone()
         if row is None:
-            names = ", ".join(s["name"] for s in self.schedules()) or "none yet"
+            names = ", ".join(s.name for s in self.schedules()) or "none yet"
             raise UsageError(f"no schedule named '{name}'; schedules: {names}")
-        return schedule_dict(row)
+        return Schedule.from_row(row)
 
     def set_paused(self, name: str, paused: bool, now: float) -> None:
         """Pause or resume ``name``."""
@@ -164,6 +229,11 @@ class Store:
             args = (int(paused),) + (() if paused else (now,)) + (name,)
             db.execute(f"UPDATE schedules SET paused = ?{extra} WHERE name = ?", args)
 
+    def set_problem(self, name: str, problem: str | None) -> None:
+        """Record why ``name`` cannot fire (None: it can again)."""
+        with self.tx() as db:
+            db.execute("UPDATE schedules SET problem = ? WHERE name = ?", (problem, name))
+
     def remove_schedule(self, name: str) -> None:
         """Delete ``name``; its jobs stay in the history."""
         self.schedule(name)
@@ -172,18 +242,28 @@ class Store:
 
     # jobs
 
-    def insert_job(self, db, schedule: dict, slot: float, now: float, *, state="queued", trigger="cron",
-                   attempt=1, not_before=None, note=None):
-        """Record one job (inside ``tx``); returns its id, or None when that slot and attempt exist."""
+    def insert_job(self, db, name: str, request: Request, slot: float, now: float, *, state="queued",
+                   trigger="cron", attempt=1, not_before=None, note=None):
+        """Record one job of schedule ``name`` (inside ``tx``); returns its id, or None when that slot and attempt exist."""
         cur = db.execute(
-            "INSERT OR IGNORE INTO jobs (schedule, slot, attempt, trigger, state, spec, not_before, created,"
+            "INSERT OR IGNORE INTO jobs (schedule, slot, attempt, trigger, state, request, not_before, created,"
             " finished, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (schedule["name"], slot, attempt, trigger, state, json.dumps(schedule_spec(schedule)), not_before, now,
+            (name, slot, attempt, trigger, state, request.to_json(), not_before, now,
              now if state in FINISHED else None, note),
         )
         return cur.lastrowid if cur.rowcount else None
 
-    def jobs(self, schedule=None, states=None, limit=None) -> list[dict]:
+    def queue_now(self, name: str, now: float) -> int:
+        """Queue a job of ``name`` for ``now``, whatever its cron line and concurrency policy say; returns its id."""
+        schedule = self.schedule(name)
+        if schedule.request is None:
+            raise UsageError(f"schedule '{name}' cannot run: {schedule.problem}; remove it and add it again")
+        with self.tx() as db:
+            while (job_id := self.insert_job(db, name, schedule.job_request(), now, now, trigger="manual")) is None:
+                now += 0.001  # two run-now calls within one clock tick are still two jobs
+        return job_id
+
+    def jobs(self, schedule=None, states=None, limit=None) -> list[Job]:
         """Jobs oldest first, optionally of one schedule, in some states, or only the newest ``limit``."""
         sql, args = "SELECT * FROM jobs WHERE 1", []
         if schedule:
@@ -195,9 +275,9 @@ class Store:
         sql += " ORDER BY id"
         if limit:
             sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) ORDER BY id"
-        return [job_dict(r) for r in self.db.execute(sql, args)]
+        return [Job.from_row(r) for r in self.db.execute(sql, args)]
 
-    def job(self, job_id) -> dict:
+    def job(self, job_id) -> Job:
         """The job with id ``job_id``; a one-line error otherwise."""
         try:
             key = int(job_id)
@@ -206,7 +286,7 @@ class Store:
         row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (key,)).fetchone()
         if row is None:
             raise UsageError(f"no job with id {job_id}; see cnnpipe jobs list")
-        return job_dict(row)
+        return Job.from_row(row)
 
     def update_job(self, db, job_id: int, expect, **values) -> bool:
         """Set ``values`` on the job if its state is one of ``expect``; False when another process got there first."""
@@ -217,22 +297,3 @@ class Store:
             (*values.values(), job_id, *expect),
         )
         return cur.rowcount == 1
-
-
-def schedule_spec(schedule: dict) -> dict:
-    """What a job of ``schedule`` runs, copied into the job so that later edits do not change it."""
-    return {**schedule["spec"], "timeout": schedule["timeout"]}
-
-
-def schedule_dict(row) -> dict:
-    d = dict(row)
-    d["spec"] = json.loads(d["spec"])
-    d["paused"] = bool(d["paused"])
-    return d
-
-
-def job_dict(row) -> dict:
-    d = dict(row)
-    d["spec"] = json.loads(d["spec"])
-    d["gpus"] = [g for g in (d["gpus"] or "").split(",") if g]
-    return d

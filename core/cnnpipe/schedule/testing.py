@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import EngineError
 from .launcher import Status
+from .records import Job
 
 
 class Clock:
@@ -31,38 +32,38 @@ class FakeLauncher:
         self.stopped: list[int] = []
         self.refuse: str | None = None  # set to make start() fail with this message
 
-    def start(self, job: dict) -> str:
+    def start(self, job: Job) -> str:
         if self.refuse:
-            raise UsageError(self.refuse)
-        self.containers[job["id"]] = {"state": "running", "exit_code": None, "job": job}
-        self.started.append(job["id"])
-        return f"fake{job['id']}"
+            raise EngineError(self.refuse)
+        self.containers[job.id] = {"state": "running", "exit_code": None, "job": job}
+        self.started.append(job.id)
+        return f"fake{job.id}"
 
     def exit(self, job_id: int, code: int = 0) -> None:
         """The job's process ends with ``code``; a succeeding one leaves a run folder like ``cnnpipe run``."""
         c = self.containers[job_id]
         c.update(state="exited", exit_code=code)
-        if code == 0 and c["job"].get("out_dir"):
-            run = Path(c["job"]["out_dir"]) / "lenet-fashion-mnist-20260101-000000"
+        if code == 0 and c["job"].out_dir:
+            run = Path(c["job"].out_dir) / "lenet-fashion-mnist-20260101-000000"
             run.mkdir(parents=True, exist_ok=True)
             (run / "config.json").write_text(json.dumps({"config": {}}))
 
-    def status(self, job: dict) -> Status | None:
-        c = self.containers.get(job["id"])
-        return None if c is None else Status(c["state"], c["exit_code"], container=f"fake{job['id']}")
+    def status(self, job: Job) -> Status | None:
+        c = self.containers.get(job.id)
+        return None if c is None else Status(c["state"], c["exit_code"], container=f"fake{job.id}")
 
-    def stop(self, job: dict) -> None:
-        c = self.containers.get(job["id"])
+    def stop(self, job: Job) -> None:
+        c = self.containers.get(job.id)
         if c and c["state"] == "running":
             c.update(state="exited", exit_code=137)
-            self.stopped.append(job["id"])
+            self.stopped.append(job.id)
 
-    def logs(self, job: dict):
-        return "" if job["id"] in self.containers else None
+    def logs(self, job: Job):
+        return "" if job.id in self.containers else None
 
-    def finish(self, job: dict) -> None:
+    def finish(self, job: Job) -> None:
         self.stop(job)
-        self.containers.pop(job["id"], None)
+        self.containers.pop(job.id, None)
 
     def job_ids(self) -> list[int]:
         return sorted(self.containers)

@@ -1,4 +1,4 @@
-"""Unit tests of the container runner that need no Docker engine: the container spec, limits, errors."""
+"""Unit tests of job containers that need no Docker engine: the create arguments, limits, errors."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from cnnpipe.docker import runner
-from cnnpipe.docker.runner import ContainerJob
-from cnnpipe.errors import UsageError
+from cnnpipe.docker import container, engine, limits, request as requests
+from cnnpipe.docker.request import ContainerRequest, create_kwargs
+from cnnpipe.errors import EngineError, JobError, UsageError
 
 
 def job(**kw):
     base = dict(image="cnnpipe-job:cpu-x", args=["lenet", "fashion-mnist", "--out", "/runs"],
                 out_dir=Path("/host/runs"), data_dir=Path("/host/data"))
-    return ContainerJob(**{**base, **kw})
+    return ContainerRequest(**{**base, **kw})
+
+
+def mounts(kwargs) -> dict:
+    return {m["Source"]: (m["Target"], m["ReadOnly"]) for m in kwargs["mounts"]}
 
 
 def test_spec_is_locked_down():
-    spec = runner.container_spec(job(), (1000, 1000), Path("/host/runs"))
+    spec = create_kwargs(job(), (1000, 1000), Path("/host/runs"))
     assert spec["network_mode"] == "none"
     assert spec["read_only"] is True
     assert "/tmp" in spec["tmpfs"]
@@ -31,20 +35,20 @@ def test_spec_is_locked_down():
 
 
 def test_spec_mounts_data_read_only_and_runs_read_write():
-    spec = runner.container_spec(job(), (1000, 1000), Path("/host/runs"))
-    assert spec["volumes"] == {"/host/runs": {"bind": "/runs", "mode": "rw"},
-                               "/host/data": {"bind": "/data", "mode": "ro"}}
+    spec = create_kwargs(job(), (1000, 1000), Path("/host/runs"))
+    assert mounts(spec) == {"/host/runs": ("/runs", False), "/host/data": ("/data", True)}
+    assert {m["Type"] for m in spec["mounts"]} == {"bind"}  # never a volume the engine would create
     assert "CNNPIPE_DATA_DIR" not in spec["environment"]  # the data folder is an argument: --data-dir /data
 
 
 def test_spec_without_data_dir_mounts_only_runs():
-    spec = runner.container_spec(job(data_dir=None), (1000, 1000), Path("/x"))
-    assert list(spec["volumes"]) == ["/x"]
+    spec = create_kwargs(job(data_dir=None), (1000, 1000), Path("/x"))
+    assert list(mounts(spec)) == ["/x"]
     assert "CNNPIPE_DATA_DIR" not in spec["environment"]
 
 
 def test_spec_limits_and_labels():
-    spec = runner.container_spec(job(memory="4g", cpus=1.5, gpus="all", labels={"sched": "nightly"}),
+    spec = create_kwargs(job(memory="4g", cpus=1.5, gpus="all", labels={"sched": "nightly"}),
                                  (1000, 1000), Path("/r"))
     assert spec["mem_limit"] == "4g" and spec["memswap_limit"] == "4g"
     assert spec["nano_cpus"] == 1_500_000_000
@@ -61,13 +65,13 @@ def test_spec_limits_and_labels():
     (None, []),
 ])
 def test_gpus(gpus, expected):
-    assert runner.device_requests(gpus) == expected
+    assert limits.device_requests(gpus) == expected
 
 
 @pytest.mark.parametrize("gpus", ["0", "", "a b", "1;2"])
 def test_bad_gpus(gpus):
     with pytest.raises(UsageError, match="--gpus"):
-        runner.device_requests(gpus)
+        limits.device_requests(gpus)
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -77,37 +81,39 @@ def test_bad_gpus(gpus):
 ])
 def test_bad_limits(kw, match):
     with pytest.raises(UsageError, match=match):
-        runner.container_spec(job(**kw), (1000, 1000), Path("/r"))
+        create_kwargs(job(**kw), (1000, 1000), Path("/r"))
 
 
 def test_root_runs_as_unprivileged_user():
-    assert runner.job_user(0, 0) == runner.NOBODY
-    assert runner.job_user(1000, 100) == (1000, 100)
-    assert runner.NOBODY[0] != 0
+    assert requests.job_user(0, 0) == requests.NOBODY
+    assert requests.job_user(1000, 100) == (1000, 100)
+    assert requests.NOBODY[0] != 0
 
 
-class FakeAPIError(Exception):
-    def __init__(self, explanation, status_code=500):
-        super().__init__(explanation)
-        self.explanation = explanation
-        self.status_code = status_code
+def api_error(explanation, status_code=500):
+    import docker
+
+    response = type("Response", (), {"status_code": status_code, "reason": "", "url": ""})()
+    return docker.errors.APIError("500 Server Error", response=response, explanation=explanation)
 
 
 def test_gpu_start_error_names_the_toolkit():
-    exc = FakeAPIError('could not select device driver "" with capabilities: [[gpu]]')
-    message = runner.start_error(exc, job(gpus="all"))
+    exc = api_error('could not select device driver "" with capabilities: [[gpu]]')
+    error = container.refusal(exc, job(gpus="all"))
+    assert isinstance(error, EngineError)
+    message = str(error)
     assert "NVIDIA" in message and "nvidia-container-toolkit" in message and "\n" not in message
 
 
 def test_other_start_errors_are_one_line():
-    message = runner.start_error(FakeAPIError("boom\nsecond line"), job())
-    assert message == "cannot start the job container: boom"
+    error = container.refusal(api_error("boom\nsecond line"), job())
+    assert isinstance(error, EngineError) and str(error) == "cannot start the job container: boom"
 
 
 def test_engine_unreachable(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    with pytest.raises(UsageError, match="DOCKER_HOST") as info:
-        runner.client()
+    with pytest.raises(EngineError, match="DOCKER_HOST") as info:
+        engine.client()
     assert "unix:///nonexistent/docker.sock" in str(info.value)
 
 
@@ -133,7 +139,7 @@ class FakeClient:
         self.created = None
 
     def get(self, name):
-        return object()
+        return type("Image", (), {"labels": {"cnnpipe.image": "job"}})()
 
     def create(self, **spec):
         self.created = spec
@@ -142,23 +148,20 @@ class FakeClient:
 
 
 def test_start_failure_removes_the_created_container(tmp_path):
-    import docker
-
-    container = FakeContainer(docker.errors.APIError(
-        "500 Server Error", explanation='could not select device driver "" with capabilities: [[gpu]]'))
-    client = FakeClient(container)
-    with pytest.raises(UsageError, match="NVIDIA runtime"):
-        runner.start(client, job(out_dir=tmp_path, gpus="all"))
-    assert container.removed is True
+    made = FakeContainer(api_error('could not select device driver "" with capabilities: [[gpu]]'))
+    client = FakeClient(made)
+    with pytest.raises(EngineError, match="NVIDIA runtime"):
+        container.start(client, job(out_dir=tmp_path, data_dir=tmp_path, gpus="all"))
+    assert made.removed is True
     assert list(tmp_path.iterdir()) == []  # no staging folder left either
     assert client.created["device_requests"] == [{"count": -1, "capabilities": [["gpu"]]}]
 
 
 def test_start_interrupted_removes_the_container_and_reraises(tmp_path):
-    container = FakeContainer(KeyboardInterrupt())
+    made = FakeContainer(KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        runner.start(FakeClient(container), job(out_dir=tmp_path))
-    assert container.removed is True
+        container.start(FakeClient(made), job(out_dir=tmp_path, data_dir=tmp_path))
+    assert made.removed is True
 
 
 class Waiting:
@@ -181,20 +184,20 @@ class Waiting:
 
 
 def test_wait_returns_the_exit_code():
-    assert runner.wait(Waiting(3)) == 3
-    assert runner.wait(Waiting(137, oom=False)) == 137  # killed, but not for memory
+    assert container.wait(Waiting(3)) == 3
+    assert container.wait(Waiting(137, oom=False)) == 137  # killed, but not for memory
 
 
 def test_wait_oom_says_raise_memory():
-    with pytest.raises(UsageError, match=r"memory limit of 64 MiB \(exit 137, OOMKilled\); raise --memory") as info:
-        runner.wait(Waiting(137, oom=True))
+    with pytest.raises(JobError, match=r"memory limit of 64 MiB \(exit 137, OOMKilled\); raise --memory") as info:
+        container.wait(Waiting(137, oom=True))
     assert info.value.exit_code == 137
 
 
 def test_wait_timeout_stops_the_container():
     import requests
 
-    container = Waiting(raises=requests.exceptions.ReadTimeout("read timed out"))
-    with pytest.raises(UsageError, match="longer than --timeout 5 s") as info:
-        runner.wait(container, timeout=5)
-    assert container.killed and info.value.exit_code == 124
+    waiting = Waiting(raises=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(JobError, match="longer than --timeout 5 s") as info:
+        container.wait(waiting, timeout=5)
+    assert waiting.killed and info.value.exit_code == 124

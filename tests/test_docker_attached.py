@@ -1,4 +1,4 @@
-"""Unit tests of ``cnnpipe run --runner docker`` that need no Docker engine: arguments, mounts, errors."""
+"""Unit tests of ``cnnpipe run --runner docker`` (docker/attached.py) that need no engine: arguments, mounts, errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cnnpipe.cli import main
-from cnnpipe.docker import job, runner
+from cnnpipe.docker import attached
+from cnnpipe.docker.request import container_args
 from cnnpipe.errors import UsageError
 from cnnpipe.registry import build_registry
 from cnnpipe.specs import DatasetSpec
@@ -27,7 +28,7 @@ def test_container_args_give_every_resolved_setting_and_the_mounts(tmp_path):
     config_file.write_text("seed = 4\n[arch]\nactivation = \"relu\"\n")
     run = resolved(options={"epochs": 1, "batch_size": 64, "limit": 200, "out": "/host/runs",
                             "reporters": ["default", "plot"]}, sets=["lr=0.5"], config_file=str(config_file))
-    args = runner.container_args(run.config, data_mounted=True, debug=True)
+    args = container_args(run.config, data_mounted=True, debug=True)
     assert args == ["lenet", "fashion-mnist", "--backend", "mxnet", "--epochs", "1", "--batch-size", "64",
                     "--lr", "0.5", "--optimizer", "sgd", "--seed", "4", "--device", "auto", "--set", 'init="xavier"',
                     "--limit", "200", "--reporter", "default", "--reporter", "plot",
@@ -39,7 +40,7 @@ def test_container_args_parse_back_to_the_same_configuration():
     from cnnpipe.pipeline import resolve
 
     run = resolved("resnet18", options={"epochs": 2, "resize": 64}, sets=["arch.num_channels=[8, 16, 32, 64]"])
-    params = parse_run_args(runner.container_args(run.config, data_mounted=False)).params
+    params = parse_run_args(container_args(run.config, data_mounted=False)).params
     again = resolve(build_registry(), params["model"], params["dataset"], options=settings_of(params),
                     sets=params["sets"])
     assert {**again.config.to_dict(), "out": None} == {**run.config.to_dict(), "out": None}
@@ -50,14 +51,14 @@ def fake_dataset(locate=None):
 
 
 def test_data_folder_is_what_the_plugin_would_read(tmp_path):
-    assert job.data_folder(fake_dataset(lambda d: tmp_path), None) == tmp_path
-    assert job.data_folder(fake_dataset(), str(tmp_path)) == tmp_path
-    assert job.data_folder(fake_dataset(), None) is None
+    assert attached.data_folder(fake_dataset(lambda d: tmp_path), None) == tmp_path
+    assert attached.data_folder(fake_dataset(), str(tmp_path)) == tmp_path
+    assert attached.data_folder(fake_dataset(), None) is None
 
 
 def test_data_folder_missing_is_one_line():
     with pytest.raises(UsageError, match="no files on this host to mount.*--data-dir"):
-        job.data_folder(fake_dataset(lambda d: None), None)
+        attached.data_folder(fake_dataset(lambda d: None), None)
 
 
 def test_fashion_mnist_locates_the_given_folder_or_the_system_copy(tmp_path, monkeypatch):
@@ -71,17 +72,17 @@ def test_fashion_mnist_locates_the_given_folder_or_the_system_copy(tmp_path, mon
         assert spec.locate(None) == system
 
 
-def test_make_job_checks_before_anything_starts(tmp_path):
+def test_make_request_checks_before_anything_starts(tmp_path):
     with pytest.raises(UsageError, match="--gpus"):
-        job.make_job(resolved(options={"out": str(tmp_path)}), image="x", gpus="0")
+        attached.make_request(resolved(options={"out": str(tmp_path)}), image="x", gpus="0")
     with pytest.raises(UsageError, match="--memory"):
-        job.make_job(resolved(options={"out": str(tmp_path)}), image="x", memory="lots")
+        attached.make_request(resolved(options={"out": str(tmp_path)}), image="x", memory="lots")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_make_job(tmp_path):
+def test_make_request(tmp_path):
     run = resolved(options={"out": str(tmp_path / "r"), "epochs": 1, "data_dir": "/usr/share/datasets/fashion-mnist"})
-    spec = job.make_job(run, image="img", memory="2g", disable=("plot",))
+    spec = attached.make_request(run, image="img", memory="2g", disable=("plot",))
     assert spec.image == "img" and spec.memory == "2g"
     assert spec.out_dir == tmp_path / "r"
     assert spec.args[:2] == ["lenet", "fashion-mnist"] and spec.args[-4:] == ["--data-dir", "/data", "--out", "/runs"]
@@ -107,14 +108,14 @@ def test_resume_is_local_only():
 def test_engine_unreachable_is_one_line():
     result = cli("run", "lenet", "fashion-mnist", "--runner", "docker",
                  env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert result.stderr.startswith("cnnpipe: error: cannot reach a Docker engine at unix:///nonexistent/docker.sock")
     assert "DOCKER_HOST" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_image_build_engine_unreachable():
     result = cli("image", "build", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
-    assert result.exit_code == 2 and "DOCKER_HOST" in result.stderr
+    assert result.exit_code == 3 and "DOCKER_HOST" in result.stderr
 
 
 def test_help_and_listing_do_not_import_docker():
