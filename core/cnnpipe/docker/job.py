@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from ..errors import UsageError
+from ..specs import NO_FILES
 from . import runner
 
 
@@ -15,6 +16,8 @@ def data_folder(dataset_spec, data_dir) -> Path | None:
     """The host folder to mount at ``/data``: what the dataset plugin would read (see ``DatasetSpec.locate``)."""
     if dataset_spec.locate is not None:
         folder = dataset_spec.locate(data_dir)
+        if folder is NO_FILES:
+            return None
         if folder is None:
             raise UsageError(
                 f"dataset '{dataset_spec.name}' has no files on this host to mount, and job containers have "
