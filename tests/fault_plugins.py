@@ -69,6 +69,18 @@ def snapshot(folder: Path) -> dict:
             for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
+def assert_ends_with_one_error(result, code, *fragments):
+    """``result`` exited with ``code``; its last line on stderr is the one error line, holding every fragment
+    (the lines before it are a run's progress)."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stderr.count("error") == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("cnnpipe: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
 def assert_one_line(result, code, *fragments):
     """``result`` exited with ``code`` and printed exactly one line on stderr holding every fragment."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
@@ -100,6 +112,18 @@ def small_disk(tmp_path):
     yield mount
     for folder in mounted:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill_disk(path: Path) -> None:
+    """Write ``path`` until its file system has no byte left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    for size in (1 << 16, 1 << 12, 1 << 9, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * size)
+        except OSError:
+            pass
+    os.close(fd)
 
 
 def resize_disk(folder: Path, size: str) -> None:
