@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -18,16 +19,7 @@ import signal
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ReporterSpec
 
-
-def fill(path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    for size in (1 << 16, 1 << 12, 1 << 9, 1):
-        try:
-            while True:
-                os.write(fd, b"\\0" * size)
-        except OSError:
-            pass
-    os.close(fd)
+from fault_fill import fill_disk
 
 
 class Fault:
@@ -39,7 +31,7 @@ class Fault:
         if os.environ.get("FAULT_EPOCH") == str(metrics["epoch"]):
             action = os.environ["FAULT_ACTION"]
             if action == "fill":
-                fill(os.environ["FAULT_FILL"])
+                fill_disk(os.environ["FAULT_FILL"])
             else:
                 os.kill(os.getpid(), getattr(signal, action))
 
@@ -50,8 +42,21 @@ def cnnpipe_register_reporters(register):
 '''
 
 
+def fill_disk(path) -> None:
+    """Write ``path`` until its file system has no byte left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    for size in (1 << 16, 1 << 12, 1 << 9, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * size)
+        except OSError:
+            pass
+    os.close(fd)
+
+
 def install_fault_reporter(install_plugin):
-    install_plugin("fault-reporter", {"fault_reporter": FAULT_REPORTER}, {"fault": "fault_reporter"})
+    fill = "import os\n\n\n" + inspect.getsource(fill_disk)
+    install_plugin("fault-reporter", {"fault_reporter": FAULT_REPORTER, "fault_fill": fill}, {"fault": "fault_reporter"})
 
 
 def run_folder(out: Path) -> Path:
@@ -112,18 +117,6 @@ def small_disk(tmp_path):
     yield mount
     for folder in mounted:
         subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill_disk(path: Path) -> None:
-    """Write ``path`` until its file system has no byte left."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    for size in (1 << 16, 1 << 12, 1 << 9, 1):
-        try:
-            while True:
-                os.write(fd, b"\0" * size)
-        except OSError:
-            pass
-    os.close(fd)
 
 
 def resize_disk(folder: Path, size: str) -> None:
