@@ -63,6 +63,19 @@ def test_stopped_after_the_last_checkpoint_is_finished_by_resume_without_trainin
     assert_one_line(again, 2, "already trained 2 of 2 epochs")
 
 
+@pytest.mark.parametrize("lost", ["summary.json", "a failed summary.json"])
+def test_stopped_after_the_final_parameters_is_finished_by_resume(trained, lost):
+    folder, metrics = trained
+    if lost == "summary.json":
+        (folder / "summary.json").unlink()
+    else:  # a summary that says the run failed (it was being rewritten when the disk filled, say)
+        (folder / "summary.json").write_text(json.dumps({"status": "failed", "epochs": 2}))
+    result = cli("run", "--resume", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert read_metrics(folder) == metrics
+    assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
+
+
 # --- 4: damaged run folders -------------------------------------------------------------------
 
 
