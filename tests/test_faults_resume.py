@@ -96,6 +96,7 @@ DAMAGE = {
     "state not JSON": ("state.json", lambda p: p.write_text("{\"epoch\": 2, \"hist")),
     "state of another epoch": ("state.json", lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "epoch": 1}))),
     "state without history": ("state.json", lambda p: p.write_text(json.dumps({"epoch": 2}))),
+    "state with text for a number": ("state.json", lambda p: p.write_text(p.read_text().replace('"time": ', '"time": "x", "was": '))),
 }
 
 

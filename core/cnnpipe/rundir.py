@@ -167,8 +167,8 @@ class RunDir(os.PathLike):
         epoch, history, recorded = int(data["epoch"]), list(data["history"]), dict(data.get("files") or {})
         if folder != self.checkpoint(epoch):
             raise ValueError(f"it is the state of epoch {epoch}")
-        if len(history) != epoch or not all(isinstance(m, dict) and m.get("epoch") == i + 1 for i, m in enumerate(history)):
-            raise ValueError(f"its history does not list epochs 1 to {epoch}")
+        if len(history) != epoch or not all(_is_metrics(m, i + 1) for i, m in enumerate(history)):
+            raise ValueError(f"its history does not list the metrics of epochs 1 to {epoch}")
         return epoch, history, recorded
 
     def last_checkpoint(self) -> tuple[int, list]:
@@ -191,6 +191,15 @@ class RunDir(os.PathLike):
         with atomic_path(self.file(PARAMS), durable=True) as tmp:
             save_params(tmp)
         return self.file(PARAMS)
+
+
+def _is_metrics(m, epoch: int) -> bool:
+    """Whether ``m`` is the metrics line of ``epoch`` as the trainer writes it (accuracies ``None`` for regression)."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    return (isinstance(m, dict) and m.get("epoch") == epoch and number(m.get("time"))
+            and all(m.get(k) is None or number(m[k]) for k in ("train_loss", "train_acc", "test_acc")))
 
 
 def file_problem(path: Path, recorded: dict | None) -> str | None:
