@@ -4,6 +4,9 @@ import fcntl
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -193,3 +196,23 @@ def test_second_process_resuming_a_folder_in_use_gets_one_line(trained):
     assert snapshot(folder) == before
     result = cli("run", "--resume", str(folder), "--epochs", "3")
     assert result.returncode == 0, result.stderr
+
+
+def test_two_cnnpipe_processes_resuming_one_folder_train_it_once(install_plugin, trained):
+    folder, _ = trained
+    install_fault_reporter(install_plugin)
+    first = subprocess.Popen([sys.executable, "-m", "cnnpipe", "run", "--resume", str(folder), "--epochs", "4",
+                              "--reporter", "default", "--reporter", "fault"], stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "FAULT_EPOCH": "3", "FAULT_ACTION": "SIGSTOP"})
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "checkpoints" / "epoch-003" / "state.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the first has stopped itself after epoch 3, holding the folder
+        second = cli("run", "--resume", str(folder), "--epochs", "4")
+        assert_one_line(second, 2, f"{folder} is in use by another cnnpipe process")
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    assert [m["epoch"] for m in read_metrics(folder)] == [1, 2, 3, 4]
