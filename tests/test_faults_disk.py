@@ -72,3 +72,12 @@ def test_a_file_mxnet_cut_short_silently_on_a_full_disk_is_not_kept(small_disk):
         with atomic_path(disk / "model.params", durable=True) as tmp:
             net.save_parameters(str(tmp))
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+def test_a_torch_write_on_a_full_disk_says_so(tiny_dataset, small_disk):
+    # PyTorch's own message for a full disk is "unexpected pos 576 vs 534".
+    disk = small_disk("300k")
+    result = cli("run", "lenet", tiny_dataset, *TRAIN, "--backend", "torch", "--epochs", "4", "--out", str(disk))
+    line = assert_ends_with_one_error(result, 1, "no space left on device while writing ")
+    assert "/checkpoints/epoch-" in line
+    assert not list(run_folder(disk).rglob("*.tmp"))

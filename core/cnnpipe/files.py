@@ -43,8 +43,11 @@ def atomic_path(path, durable: bool = False):
         if durable:
             fsync(path.parent)
     except BaseException as exc:
+        # Some writers hide the cause (PyTorch: "unexpected pos 576 vs 534"): a device without a free
+        # block, looked at before the partial file is removed, tells.
+        full = is_disk_full(exc) or (isinstance(exc, Exception) and no_space_left(path.parent))
         Path(tmp).unlink(missing_ok=True)
-        if is_disk_full(exc):
+        if full:
             raise DiskFull(f"no space left on device while writing {path}") from exc
         raise
 
@@ -60,7 +63,10 @@ def fsync(path) -> None:
 
 def no_space_left(folder) -> bool:
     """Whether the file system of ``folder`` has no block left for this user (root may use reserved ones)."""
-    st = os.statvfs(folder)
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
     free = st.f_bfree if os.geteuid() == 0 else st.f_bavail
     return st.f_blocks > 0 and free == 0
 

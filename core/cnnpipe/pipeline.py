@@ -193,11 +193,10 @@ def prepare(registry, resolved: Resolved):
     Only then is the run folder created (or, when resumed, its records rewritten), so a failing check
     leaves nothing behind.
     """
-    config, model, spec = resolved.config, resolved.model, resolved.backend
-    backend = plugin_call(f"backend '{spec.name}' ({spec.dist}) failed to load", spec.load)
+    config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
+    backend = plugin_call(f"{named} failed to load", resolved.backend.load)
     data = load_data(resolved.dataset, model, config)
-    plugin_call(f"backend '{spec.name}' ({spec.dist}) failed to check model '{model.name}' ({model.dist})",
-                backend.check, config, model, data)
+    plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
     run.session = training.open_session(run)

@@ -38,7 +38,7 @@ def open_session(run):
 def train(run) -> list[dict]:
     """Train ``run`` from its first missing epoch to ``run.config.epochs``, then save the final parameters."""
     cfg = run.config
-    session = run.session or open_session(run)
+    session = run.session if run.session is not None else open_session(run)
     n = len(run.data.train_X)
     every = max(1, -(-n // cfg.batch_size) // PROGRESS_UPDATES)
     for epoch in range(run.start_epoch, cfg.epochs + 1):
