@@ -59,6 +59,17 @@ def install_fault_reporter(install_plugin):
     install_plugin("fault-reporter", {"fault_reporter": FAULT_REPORTER, "fault_fill": fill}, {"fault": "fault_reporter"})
 
 
+def install(site: Path, dist: str, modules: dict, entry_points: dict) -> None:
+    """Install a distribution into ``site`` as conftest's ``install_plugin`` does, for module-wide fixtures."""
+    site.mkdir(parents=True, exist_ok=True)
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(source)
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[cnnpipe]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()))
+
+
 def run_folder(out: Path) -> Path:
     (folder,) = [p for p in Path(out).iterdir() if p.is_dir() and p.name != "site"]
     return folder

@@ -3,6 +3,7 @@
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import cli
-from fault_plugins import assert_one_line, install_fault_reporter, read_metrics, run_folder, snapshot
+from conftest import TINY_DATASET, cli
+from fault_plugins import assert_one_line, install, install_fault_reporter, read_metrics, run_folder, snapshot
 
 TRAIN = ["--lr", "0.9", "--batch-size", "100", "--seed", "3"]
 
@@ -21,12 +22,24 @@ def train(tiny, out, epochs=2, *extra, env=None):
                "--out", str(out), env=env)
 
 
-@pytest.fixture
-def trained(tiny_dataset, tmp_path):
-    """A finished two-epoch run of LeNet on the tiny dataset: ``(folder, its metrics)``."""
-    result = train(tiny_dataset, tmp_path / "runs")
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    """One finished two-epoch run of LeNet on the tiny dataset, and the site folder that holds the dataset."""
+    root = tmp_path_factory.mktemp("trained")
+    install(root / "site", "tiny-data", {"tiny_data": TINY_DATASET}, {"tiny": "tiny_data"})
+    env = {"PYTHONPATH": os.pathsep.join([str(root / "site"), os.environ.get("PYTHONPATH", "")])}
+    result = train("tiny", root / "runs", env=env)
     assert result.returncode == 0, result.stderr
-    folder = run_folder(tmp_path / "runs")
+    return run_folder(root / "runs"), root / "site"
+
+
+@pytest.fixture
+def trained(trained_once, tmp_path, monkeypatch):
+    """A copy of that run, and the dataset plugin on the path of every command: ``(folder, its metrics)``."""
+    original, site = trained_once
+    folder = tmp_path / "runs" / original.name
+    shutil.copytree(original, folder)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     return folder, read_metrics(folder)
 
 

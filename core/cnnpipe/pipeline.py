@@ -189,13 +189,13 @@ def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
 def prepare(registry, resolved: Resolved):
     """Everything up to the first epoch: returns ``(run, reporters)``.
 
-    Every check comes first: backend, data, reporters, the checkpoint a resumed run starts from.
+    Every check comes first: data, backend, reporters, the checkpoint a resumed run starts from.
     Only then is the run folder created (or, when resumed, its records rewritten), so a failing check
     leaves nothing behind.
     """
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
+    data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
     backend = plugin_call(f"{named} failed to load", resolved.backend.load)
-    data = load_data(resolved.dataset, model, config)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
