@@ -97,8 +97,9 @@ def markdown(results: dict, command: str) -> str:
 
 Written by `{command}`; JSON: `results-checks.json`.
 
-Machine: {m['cpu']}, {m['cores']} cores, CPU flags {', '.join(results['cpu_flags'])}, load average
-{m['load_average_at_start']} at start (shared machine), Python {m['python']}; {v}; measured {m['date']}.
+Machine: {m['cpu']}, {m['cores']} cores, CPU flags {', '.join(results['cpu_flags'])}.
+Load average {m['load_average_at_start']} at start and {m['load_average_at_end']} at the end (a shared machine: the
+figures are slower than on an idle one). Python {m['python']}; {v}; measured {m['date']}.
 
 Real Fashion-MNIST ({results['checks']['examples']['train']:,} training and {results['checks']['examples']['test']:,}
 test images), median of {results['checks']['rounds']} interleaved rounds. Loads touch every byte (a sum), as a run does.
