@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import UsageError
+from .errors import UsageError, short_repr
 
 DEVICE_RE = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -146,36 +146,30 @@ def _where(source: str) -> str:
 def _whole(key, value, source, low, high=None):
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise UsageError(f"{flag(key)} must be a whole number {bounds}, got {_short(value)}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be a whole number {bounds}, got {short_repr(value)}{_where(source)}")
     return value
-
-
-def _short(value) -> str:
-    """``repr(value)``, cut to a readable length for one-line messages."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _name(key, value, source):
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise UsageError(f"{flag(key)} must be a name, got {_short(value)}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be a name, got {short_repr(value)}{_where(source)}")
     return value
 
 
 def _path(key, value, source):
     """A folder path that can be created and recorded: UTF-8 text, no NUL, no name over 255 bytes."""
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{flag(key)} must be a folder path, got {_short(value)}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be a folder path, got {short_repr(value)}{_where(source)}")
     if "\0" in value:
         raise UsageError(f"{flag(key)} must not contain a NUL character{_where(source)}")
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates
-        raise UsageError(f"{flag(key)} must be UTF-8 text, got {_short(value)}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be UTF-8 text, got {short_repr(value)}{_where(source)}")
     longest = max(len(part) for part in encoded.split(b"/"))
     if longest > NAME_MAX:
         raise UsageError(f"{flag(key)} holds a name of {longest} bytes; file names have at most {NAME_MAX}, "
-                         f"got {_short(value)}{_where(source)}")
+                         f"got {short_repr(value)}{_where(source)}")
     return value
 
 
@@ -189,24 +183,24 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
         return _whole(key, value, source, 0, SEED_MAX)
     if key == "lr":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise UsageError(f"lr must be a positive number, got {_short(value)}{_where(source)}")
+            raise UsageError(f"lr must be a positive number, got {short_repr(value)}{_where(source)}")
         return float(value)
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
-            raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {_short(value)}{_where(source)}")
+            raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {short_repr(value)}{_where(source)}")
         return value
     if key in ("optimizer", "init", "backend"):
         return _name(key, value, source)
     if key == "reporters":
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise UsageError(f"reporters must be a list of reporter names, got {_short(value)}{_where(source)}")
+            raise UsageError(f"reporters must be a list of reporter names, got {short_repr(value)}{_where(source)}")
         return list(value)
     if key in ("out", "data_dir"):
         return _path(key, value, source)
     if key == "arch":
         if not isinstance(value, dict):
-            raise UsageError(f"arch must be a table of architecture arguments, got {_short(value)}{_where(source)}")
+            raise UsageError(f"arch must be a table of architecture arguments, got {short_repr(value)}{_where(source)}")
         return dict(value)
     raise UsageError(f"unknown setting '{key}'{_where(source)}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import PluginError, UsageError
+from .errors import PluginError, UsageError, short_repr
 from .specs import CLASSIFICATION, Data
 
 SPLITS = ("train", "test")
@@ -26,7 +26,7 @@ def check_data(data, dataset, model) -> Data:
         fail(f"returned {type(data).__name__} from load(), not cnnpipe.specs.Data")
     names = data.class_names
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
-        fail(f"has class_names {_short(names)}; expected a list of strings (empty for image targets)")
+        fail(f"has class_names {short_repr(names)}; expected a list of strings (empty for image targets)")
     task = model.task
     if task == CLASSIFICATION and not names:
         raise UsageError(f"model '{model.name}' is a classifier; dataset '{dataset.name}' has no class labels")
@@ -96,8 +96,3 @@ def _targets(y: np.ndarray, field: str, fail) -> np.ndarray:
     if not np.isfinite(y).all():
         fail(f"has {field} with NaN or infinite values")
     return y
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

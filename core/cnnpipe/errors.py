@@ -46,3 +46,9 @@ def one_line(exc: BaseException) -> str:
         return type(exc).__name__
     line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
     return line if line.startswith(f"{type(exc).__name__}: ") else f"{type(exc).__name__}: {line}"
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for values quoted in one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
