@@ -419,3 +419,13 @@ def test_dataset_defaults_are_used_and_said_to_be_used_when_the_model_has_no_rec
 def test_bad_defaults_or_recipes_name_their_plugin(generated, work, args, fragment):
     assert_one_line(cli("run", *args, cwd=work), 1, fragment)
     assert list(work.iterdir()) == []
+
+
+def test_a_plugin_that_prints_does_not_spoil_the_output(install_plugin):
+    source = ('print("hello from the plugin")\nfrom cnnpipe.hookspecs import hookimpl\n\n'
+              '@hookimpl\ndef cnnpipe_register_models(register):\n    print("registering")\n')
+    install_plugin("cnnpipe-chatty", {"chatty_plugin": source}, {"chatty": "chatty_plugin"})
+    result = cli("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    assert next(r for r in json.loads(result.stdout) if r["name"] == "chatty")["status"] == "ok"
+    assert "hello from the plugin" in result.stderr and "registering" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -81,7 +82,8 @@ def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[Plug
             info.status = "disabled"
             continue
         try:
-            plugin = loader()
+            with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints must not spoil `plugins --json`
+                plugin = loader()
             pm.register(plugin, name=name)
             pm.check_pending()
         except KeyboardInterrupt:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
 from collections.abc import Mapping
 from difflib import get_close_matches
 from typing import Any
@@ -152,7 +154,8 @@ def build_registry(disable=(), warn=None) -> Registry:
             if info.status != "ok":
                 continue
             try:
-                impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
+                with contextlib.redirect_stdout(sys.stderr):  # what a plugin prints is not cnnpipe's output
+                    impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # SystemExit too: one plugin must not stop every command
