@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import UsageError
+from .errors import UsageError, short_repr
 
 DEVICE_RE = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+NAME_MAX = 255  # bytes in one file name on Linux file systems
+SEED_MAX = 2**32 - 1  # the frameworks' seeds are 64-bit; an epoch's seed is seed * 100_003 + epoch
 
 
 @dataclass
@@ -71,12 +73,18 @@ def normalise_key(key: str, source: str) -> str:
     return name
 
 
+CONFIG_MAX = 1 << 20  # bytes; more is not a settings file (``--config /dev/zero``)
+
+
 def read_config_file(path: str) -> dict:
     """Settings from a TOML file (flat keys, plus an ``[arch]`` table), each checked."""
     p = Path(path)
     try:
         with p.open("rb") as f:
-            raw = tomllib.load(f)
+            data = f.read(CONFIG_MAX + 1)
+        if len(data) > CONFIG_MAX:
+            raise UsageError(f"config file {path} is larger than {CONFIG_MAX // 1024} KiB; it is not a settings file")
+        raw = tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"config file not found: {path}")
     except IsADirectoryError:
@@ -135,23 +143,33 @@ def _where(source: str) -> str:
     return "" if source == "options" else f" (in {source})"
 
 
-def _whole(key, value, source, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UsageError(f"{flag(key)} must be a whole number of at least {low}, got {value!r}{_where(source)}")
+def _whole(key, value, source, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise UsageError(f"{flag(key)} must be a whole number {bounds}, got {short_repr(value)}{_where(source)}")
     return value
 
 
 def _name(key, value, source):
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise UsageError(f"{flag(key)} must be a name, got {value!r}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be a name, got {short_repr(value)}{_where(source)}")
     return value
 
 
 def _path(key, value, source):
+    """A folder path that can be created and recorded: UTF-8 text, no NUL, no name over 255 bytes."""
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{flag(key)} must be a folder path, got {value!r}{_where(source)}")
+        raise UsageError(f"{flag(key)} must be a folder path, got {short_repr(value)}{_where(source)}")
     if "\0" in value:
         raise UsageError(f"{flag(key)} must not contain a NUL character{_where(source)}")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates
+        raise UsageError(f"{flag(key)} must be UTF-8 text, got {short_repr(value)}{_where(source)}")
+    longest = max(len(part) for part in encoded.split(b"/"))
+    if longest > NAME_MAX:
+        raise UsageError(f"{flag(key)} holds a name of {longest} bytes; file names have at most {NAME_MAX}, "
+                         f"got {short_repr(value)}{_where(source)}")
     return value
 
 
@@ -162,27 +180,27 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     if key in ("epochs", "batch_size", "resize", "limit"):
         return _whole(key, value, source, 1)
     if key == "seed":
-        return _whole(key, value, source, 0)
+        return _whole(key, value, source, 0, SEED_MAX)
     if key == "lr":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise UsageError(f"lr must be a positive number, got {value!r}{_where(source)}")
+            raise UsageError(f"lr must be a positive number, got {short_repr(value)}{_where(source)}")
         return float(value)
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
-            raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {value!r}{_where(source)}")
+            raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {short_repr(value)}{_where(source)}")
         return value
     if key in ("optimizer", "init", "backend"):
         return _name(key, value, source)
     if key == "reporters":
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise UsageError(f"reporters must be a list of reporter names, got {value!r}{_where(source)}")
+            raise UsageError(f"reporters must be a list of reporter names, got {short_repr(value)}{_where(source)}")
         return list(value)
     if key in ("out", "data_dir"):
         return _path(key, value, source)
     if key == "arch":
         if not isinstance(value, dict):
-            raise UsageError(f"arch must be a table of architecture arguments, got {value!r}{_where(source)}")
+            raise UsageError(f"arch must be a table of architecture arguments, got {short_repr(value)}{_where(source)}")
         return dict(value)
     raise UsageError(f"unknown setting '{key}'{_where(source)}")
 

@@ -36,3 +36,19 @@ class JobError(CnnpipeError):
 
 class PluginError(CnnpipeError):
     """Code of a plugin raised; the message names the plugin and its distribution."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` on one line: its first line, or for a message that is a traceback
+    (MXNet's errors carry their C++ one) the last line, which says what went wrong."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line if line.startswith(f"{type(exc).__name__}: ") else f"{type(exc).__name__}: {line}"
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for values quoted in one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

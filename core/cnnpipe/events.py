@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from .errors import PluginError
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, one_line
 from .hookspecs import PROJECT
 
 EVENT_HOOKS = ("cnnpipe_on_run_start", "cnnpipe_on_progress", "cnnpipe_on_epoch_end",
@@ -16,7 +19,28 @@ EVENT_HOOKS = ("cnnpipe_on_run_start", "cnnpipe_on_progress", "cnnpipe_on_epoch_
 
 
 def _warn(message: str) -> None:
-    print(f"cnnpipe: warning: {message}", file=sys.stderr)
+    if sys.stderr is not None:
+        print(f"cnnpipe: warning: {message}", file=sys.stderr)
+
+
+def check_reporter(spec, reporter, warn=_warn) -> None:
+    """Refuse a reporter object whose hook implementations pluggy rejects (a misspelt event, a wrong
+    argument, a wrapper); warn about event methods that lack ``@hookimpl`` and so would never be called."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    try:
+        pm.register(reporter, name="reporter")
+        pm.check_pending()
+        wrappers = [c.name for c in pm.get_hookcallers(reporter) or () for i in c.get_hookimpls()
+                    if i.plugin is reporter and (i.hookwrapper or i.wrapper)]
+        if wrappers:
+            raise TypeError(f"{wrappers[0]} is marked as a wrapper; event hooks are plain methods")
+    except Exception as exc:
+        raise PluginError(f"reporter '{spec.name}' ({spec.dist}) cannot observe runs: {one_line(exc)}") from exc
+    for attr in EVENT_HOOKS:
+        method = getattr(reporter, attr, None)
+        if callable(method) and not hasattr(method, f"{PROJECT}_impl"):
+            warn(f"reporter '{spec.name}' ({spec.dist}) has a {attr} method without @hookimpl; cnnpipe never calls it")
 
 
 class Events:
@@ -30,12 +54,8 @@ class Events:
         self.warn = warn
 
     def add_reporter(self, name: str, dist: str, reporter) -> str:
-        """Register a chosen reporter object; warns about event methods that lack ``@hookimpl``."""
+        """Register a chosen reporter object (checked beforehand by :func:`check_reporter`)."""
         plugin_name = f"reporter:{name}:{id(reporter)}"
-        for attr in EVENT_HOOKS:
-            method = getattr(reporter, attr, None)
-            if callable(method) and not hasattr(method, f"{PROJECT}_impl"):
-                self.warn(f"reporter '{name}' ({dist}) has a {attr} method without @hookimpl; cnnpipe never calls it")
         self.pm.register(reporter, name=plugin_name)
         self.chosen[plugin_name] = (name, dist)
         return plugin_name
@@ -52,8 +72,12 @@ class Events:
             if impl.plugin_name in self.detached:
                 continue
             try:
+                if impl.hookwrapper or impl.wrapper:  # a generator: calling it would silently run nothing
+                    raise TypeError(f"{hook_name} is marked as a wrapper; event hooks are plain functions")
                 impl.function(*[kwargs[name] for name in impl.argnames])
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit too: plugin code must not end the run silently
                 self._failed(impl.plugin_name, hook_name, exc)
 
     def emit_quietly(self, hook_name: str, **kwargs) -> None:
@@ -63,8 +87,8 @@ class Events:
         except PluginError as exc:
             self.warn(str(exc))
 
-    def _failed(self, plugin_name: str, hook_name: str, exc: Exception) -> None:
-        what = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    def _failed(self, plugin_name: str, hook_name: str, exc: BaseException) -> None:
+        what = one_line(exc)
         if plugin_name in self.chosen:
             name, dist = self.chosen[plugin_name]
             raise PluginError(f"reporter '{name}' ({dist}) failed in {hook_name}: {what}") from exc

@@ -6,14 +6,17 @@ scheduler can use it on a host without MXNet or PyTorch; ``prepare`` loads the b
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, replace
 
-from . import __version__, config as cfg
-from .errors import CnnpipeError, PluginError, UsageError
+from . import __version__, config as cfg, training
+from .datacheck import check_data
+from .errors import CnnpipeError, PluginError, UsageError, one_line
+from .events import check_reporter
 from .rundir import RunDir
 from .run import Run
-from .specs import CLASSIFICATION, BackendSpec, DatasetSpec, ModelSpec, ReporterSpec
+from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
 
 RESUME_MAY_CHANGE = {"epochs", "device", "reporters"}
 
@@ -29,21 +32,33 @@ class Resolved:
     reporters: tuple[ReporterSpec, ...]
     run_dir: RunDir | None = None
     history: tuple = ()
+    notes: tuple[str, ...] = ()  # what the user should hear before the run starts: defaults used, a fallback
 
 
-def recipe_settings(model: ModelSpec, dataset_name: str) -> dict:
-    """The model's book recipe for ``dataset_name`` as settings (empty when it has none)."""
-    recipe = model.recipes.get(dataset_name)
+def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
+    """``(settings, note)``: the model's book recipe for ``dataset``, else the dataset's defaults (``note``
+    then says so), else nothing; each value checked, naming the plugin that gave it."""
+    recipe, note = model.recipes.get(dataset.name), ""
+    source = f"the recipe of model '{model.name}' for '{dataset.name}' ({model.dist})"
+    if recipe is None and dataset.defaults is not None:
+        recipe = dataset.defaults
+        source = f"the defaults of dataset '{dataset.name}' ({dataset.dist})"
+        note = f"model '{model.name}' has no recipe for dataset '{dataset.name}'; using the dataset's defaults: {describe(recipe)}"
     if recipe is None:
-        return {}
-    return {
-        "lr": recipe.lr,
-        "batch_size": recipe.batch_size,
-        "epochs": recipe.epochs,
-        "optimizer": recipe.optimizer,
-        "resize": recipe.resize,
-        "init": recipe.init,
-    }
+        return {}, ""
+    if not isinstance(recipe, Recipe):
+        raise PluginError(f"{source} is a {type(recipe).__name__}, not a cnnpipe.specs.Recipe")
+    settings = {key: getattr(recipe, key) for key in ("lr", "batch_size", "epochs", "optimizer", "resize", "init")}
+    try:
+        return cfg.check_layer(settings, source), note
+    except UsageError as exc:
+        raise PluginError(str(exc)) from exc
+
+
+def describe(recipe: Recipe) -> str:
+    """A recipe in one phrase, as ``cnnpipe info`` prints it."""
+    resized = f", resize {recipe.resize}" if recipe.resize else ""
+    return f"{recipe.optimizer}, lr {recipe.lr}, batch {recipe.batch_size}, {recipe.epochs} epochs, {recipe.init} init{resized}"
 
 
 def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config_file=None) -> Resolved:
@@ -53,9 +68,10 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     model = registry.model(model_name)
     dataset = registry.dataset(dataset_name)
     from_file = cfg.read_config_file(config_file) if config_file else {}
+    recipe, note = recipe_settings(model, dataset)
     settings = cfg.merge(
         {"arch": dict(model.arch)},
-        recipe_settings(model, dataset_name),
+        recipe,
         from_file,
         cfg.parse_sets(sets),
         cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None}, "options"),
@@ -73,7 +89,8 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
-    return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters))
+    notes = (note,) if note else ()
+    return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), notes=notes)
 
 
 def pick_backend(registry, model: ModelSpec, name: str | None) -> BackendSpec:
@@ -96,8 +113,13 @@ def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:
 
 
 def resolve_resume(registry, path, model_name=None, dataset_name=None, *, options=None, sets=(), config_file=None) -> Resolved:
-    """A run to continue: the saved configuration of ``path`` with the few settings a resumed run may change."""
+    """A run to continue: the saved configuration of ``path`` with the few settings a resumed run may change.
+
+    The folder is locked first, so that a second process resuming it stops here; nothing in it is
+    written until :func:`prepare` has checked everything.
+    """
     run_dir = RunDir.open(path)
+    run_dir.lock()
     saved = run_dir.read_config()["config"]
     for given, key in ((model_name, "model"), (dataset_name, "dataset")):
         if given is not None and given != saved.get(key):
@@ -113,18 +135,24 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     except TypeError as exc:
         raise UsageError(f"{run_dir.file('config.json')} is damaged: {exc}")
     saved_settings = {k: v for k, v in vars(config).items() if k not in ("model", "dataset")}
+    for key in ("model", "dataset"):
+        if not isinstance(getattr(config, key), str):
+            raise UsageError(f"{run_dir.file('config.json')} is damaged: its {key} is {getattr(config, key)!r}")
     config = replace(config, **cfg.check_layer(saved_settings, source))
     config = replace(config, **cfg.check_layer(options, "options"))
     model = registry.model(config.model)
     dataset = registry.dataset(config.dataset)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
-    done, history = run_dir.last_checkpoint()
+    done, history, damaged = run_dir.newest_checkpoint()
     if done >= config.epochs and (run_dir.file("model.params").is_file() and _succeeded(run_dir)):
         raise UsageError(f"{path} has already trained {done} of {config.epochs} epochs; pass --epochs N to train further")
     if done > config.epochs:
         raise UsageError(f"{path} has already trained {done} epochs; --epochs {config.epochs} would undo some")
-    return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), run_dir, tuple(history))
+    fallback = f"resuming from the checkpoint of epoch {done}" if done else "no intact checkpoint is left; starting again from epoch 1"
+    notes = tuple(f"warning: {file} is damaged ({why}); {fallback}" for file, why in damaged)
+    return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), run_dir,
+                    tuple(history), notes)
 
 
 def _succeeded(run_dir: RunDir) -> bool:
@@ -136,14 +164,21 @@ def _succeeded(run_dir: RunDir) -> bool:
         return False
 
 
-def load_data(dataset: DatasetSpec, config: cfg.RunConfig):
-    """Load the dataset, keeping the first ``config.limit`` examples of each split when set."""
+def plugin_call(what: str, call, *args, **kwargs):
+    """``call(*args, **kwargs)``; whatever it raises but a :class:`CnnpipeError` or Ctrl-C becomes a
+    :class:`PluginError` saying ``what`` failed (``SystemExit`` included: plugin code must not end cnnpipe)."""
     try:
-        data = dataset.load(data_dir=config.data_dir)
-    except CnnpipeError:
+        return call(*args, **kwargs)
+    except (CnnpipeError, KeyboardInterrupt):
         raise
-    except Exception as exc:
-        raise PluginError(f"dataset '{dataset.name}' ({dataset.dist}) failed to load: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:
+        raise PluginError(f"{what}: {one_line(exc)}") from exc
+
+
+def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
+    """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
+    data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load, data_dir=config.data_dir)
+    data = check_data(data, dataset, model)
     if config.limit:
         n = config.limit
         data.train_X, data.train_y = data.train_X[:n], data.train_y[:n]
@@ -151,49 +186,47 @@ def load_data(dataset: DatasetSpec, config: cfg.RunConfig):
     return data
 
 
-def check_task(model: ModelSpec, dataset: DatasetSpec, data) -> None:
-    """A classifier needs class labels; a regression model needs image targets."""
-    if model.task == CLASSIFICATION and not data.class_names:
-        raise UsageError(f"model '{model.name}' is a classifier; dataset '{dataset.name}' has no class labels")
-    if model.task != CLASSIFICATION and data.class_names:
-        raise UsageError(f"model '{model.name}' learns image targets ({model.task}); dataset '{dataset.name}' has class labels")
-
-
 def prepare(registry, resolved: Resolved):
-    """Everything up to the first epoch: returns ``(run, reporters)``; nothing is written on a user error."""
-    config = resolved.config
-    backend = resolved.backend.load()
-    data = load_data(resolved.dataset, config)
-    check_task(resolved.model, resolved.dataset, data)
-    backend.check(config, resolved.model, data)
-    run = Run(config, registry, resolved.model, resolved.dataset, backend, data, None, resolved.history)
+    """Everything up to the first epoch: returns ``(run, reporters)``.
+
+    Every check comes first: data, backend, reporters, the checkpoint a resumed run starts from.
+    Only then is the run folder created (or, when resumed, its records rewritten), so a failing check
+    leaves nothing behind.
+    """
+    config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
+    data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
+    backend = plugin_call(f"{named} failed to load", resolved.backend.load)
+    plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
+    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
+    run.session = training.open_session(run)
     if resolved.run_dir is None:
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
-        run.run_dir.write_config({
-            "config": config.to_dict(),
-            "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
+        try:
+            run.run_dir.write_config({
+                "config": config.to_dict(),
+                "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            })
+        except BaseException:
+            shutil.rmtree(run.run_dir.path, ignore_errors=True)  # a full disk, say: no folder without its config
+            raise
         run.run_dir.lock()
     else:
-        run.run_dir = resolved.run_dir
         run.run_dir.lock()
         run.run_dir.remove_leftovers()
         saved = run.run_dir.read_config()
         saved["config"] = config.to_dict()
         run.run_dir.write_config(saved)
+        run.run_dir.write_metrics(run.history)  # a run stopped between files may lack its last lines
     return run, reporters
 
 
 def make_reporter(spec: ReporterSpec, run: Run):
-    """``spec.factory(run)``; an error in it names the reporter (before any run folder exists)."""
-    try:
-        return spec.factory(run)
-    except CnnpipeError:
-        raise
-    except Exception as exc:
-        raise PluginError(f"reporter '{spec.name}' ({spec.dist}) failed to start: {type(exc).__name__}: {exc}") from exc
+    """``spec.factory(run)``, checked to be a valid observer; an error names the reporter (before any run folder exists)."""
+    reporter = plugin_call(f"reporter '{spec.name}' ({spec.dist}) failed to start", spec.factory, run)
+    check_reporter(spec, reporter)
+    return reporter
 
 
 def plugin_versions(registry) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -11,6 +12,7 @@ from importlib import metadata
 import pluggy
 
 from . import hookspecs
+from .errors import one_line
 
 GROUP = "cnnpipe"
 CORE_DIST = "cnnpipe"
@@ -58,8 +60,9 @@ def _candidates():
 
 
 def warn(message: str) -> None:
-    """Print a plugin warning as one line on standard error."""
-    print(f"cnnpipe: warning: {message}", file=sys.stderr)
+    """Print a plugin warning as one line on standard error (nowhere when there is none)."""
+    if sys.stderr is not None:
+        print(f"cnnpipe: warning: {message}", file=sys.stderr)
 
 
 def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
@@ -79,7 +82,8 @@ def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[Plug
             info.status = "disabled"
             continue
         try:
-            plugin = loader()
+            with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints must not spoil `plugins --json`
+                plugin = loader()
             pm.register(plugin, name=name)
             pm.check_pending()
         except KeyboardInterrupt:
@@ -94,5 +98,5 @@ def mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
     if pm.has_plugin(info.name):
         pm.unregister(name=info.name)
     info.status = "broken"
-    info.error = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+    info.error = one_line(exc)
     warn(f"plugin '{info.name}' from {info.dist} is broken and was skipped ({info.error})")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
+from collections.abc import Mapping
 from difflib import get_close_matches
 from typing import Any
 
 from . import specs
+from .config import NAME_RE
 from .errors import UsageError
 
 KINDS = {
@@ -80,10 +84,10 @@ class Registry:
         """Record ``spec`` as registered by ``info``'s plugin; a second spec of the same name is a clash."""
         if not isinstance(spec, KINDS[kind]):
             raise TypeError(f"register() for {kind} takes a {KINDS[kind].__name__}, got {type(spec).__name__}")
-        if not isinstance(spec.name, str) or not spec.name:
-            raise TypeError(f"a {KINDS[kind].__name__} needs a non-empty name")
-        if kind == "models":
-            check_model(spec)
+        if not isinstance(spec.name, str) or not NAME_RE.match(spec.name):
+            raise TypeError(f"a {KINDS[kind].__name__} needs a name of letters, digits and _.+- (it names run folders), "
+                            f"got {spec.name!r}")
+        CHECKS[kind](spec)
         spec = dataclasses.replace(spec, dist=info.dist)
         table = self.specs[kind]
         if (kind, spec.name) in self.clashes:
@@ -96,12 +100,42 @@ class Registry:
         info.registers.setdefault(kind, []).append(spec.name)
 
 
-def check_model(spec: specs.ModelSpec) -> None:
-    """Refuse a model spec that no run could use (a plugin bug, reported as the plugin being broken)."""
-    if not spec.builds or not all(isinstance(k, str) and callable(v) for k, v in dict(spec.builds).items()):
+# Specs that no run could use are refused at registration (a plugin bug, reported as the plugin being broken).
+
+
+def check_model_spec(spec: specs.ModelSpec) -> None:
+    if not isinstance(spec.builds, Mapping) or not spec.builds or not all(
+            isinstance(k, str) and callable(v) for k, v in spec.builds.items()):
         raise TypeError(f"model '{spec.name}' needs builds={{backend name: build function}}")
     if spec.task not in specs.TASKS:
         raise TypeError(f"model '{spec.name}' has task '{spec.task}'; choose from: {', '.join(specs.TASKS)}")
+    if not isinstance(spec.recipes, Mapping) or not all(isinstance(r, specs.Recipe) for r in spec.recipes.values()):
+        raise TypeError(f"model '{spec.name}' needs recipes={{dataset name: Recipe}}")
+    if not isinstance(spec.arch, Mapping):
+        raise TypeError(f"model '{spec.name}' needs arch={{argument name: default value}}")
+
+
+def check_dataset_spec(spec: specs.DatasetSpec) -> None:
+    if not callable(spec.load) or (spec.locate is not None and not callable(spec.locate)):
+        raise TypeError(f"dataset '{spec.name}' needs load (and locate, when given) to be functions")
+    if spec.defaults is not None and not isinstance(spec.defaults, specs.Recipe):
+        raise TypeError(f"dataset '{spec.name}' has defaults of type {type(spec.defaults).__name__}; give a Recipe")
+
+
+def check_backend_spec(spec: specs.BackendSpec) -> None:
+    if not callable(spec.load):
+        raise TypeError(f"backend '{spec.name}' needs load to be a function")
+
+
+def check_reporter_spec(spec: specs.ReporterSpec) -> None:
+    if spec.name == "default":
+        raise TypeError("a reporter cannot be called 'default': --reporter default stands for the default set")
+    if not callable(spec.factory):
+        raise TypeError(f"reporter '{spec.name}' needs factory to be a function or class")
+
+
+CHECKS = {"models": check_model_spec, "datasets": check_dataset_spec, "backends": check_backend_spec,
+          "reporters": check_reporter_spec}
 
 
 def build_registry(disable=(), warn=None) -> Registry:
@@ -120,7 +154,8 @@ def build_registry(disable=(), warn=None) -> Registry:
             if info.status != "ok":
                 continue
             try:
-                impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
+                with contextlib.redirect_stdout(sys.stderr):  # what a plugin prints is not cnnpipe's output
+                    impl.function(register=lambda spec, kind=kind, info=info: registry.add(kind, spec, info))
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # SystemExit too: one plugin must not stop every command

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from . import training
+from .errors import CnnpipeError, PluginError, one_line
 from .events import Events
 from .rundir import RunDir
 
@@ -45,6 +46,7 @@ class Run:
         self.history = list(history)
         self.world = world or World()
         self.events = Events(registry.pm, {i.name: i.dist for i in registry.infos})
+        self.session = None  # the backend's Session, once prepare() has opened it
 
     @property
     def start_epoch(self) -> int:
@@ -105,9 +107,30 @@ def failure_status(error: BaseException) -> str:
     return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
 
 
+class LogFile(logging.FileHandler):
+    """``run.log``.  A line that cannot be written (a full disk) is dropped, not printed with a traceback:
+    ``summary.json`` and the error message carry the outcome."""
+
+    def __init__(self, path):
+        super().__init__(path, encoding="utf-8", errors="backslashreplace", delay=True)
+
+    def handleError(self, record) -> None:
+        pass
+
+
+def plugin_failure(run: Run, error: BaseException) -> BaseException:
+    """``error`` as the CLI should report it: an error of the backend's or the model's code names both
+    plugins; cnnpipe's own errors, Ctrl-C and operating-system errors stay as they are."""
+    if isinstance(error, (CnnpipeError, KeyboardInterrupt, OSError)):
+        return error
+    backend = run.registry.specs["backends"].get(run.config.backend)
+    return PluginError(f"training model '{run.model.name}' ({run.model.dist}) with backend '{run.config.backend}' "
+                       f"({backend.dist if backend else '?'}) failed: {one_line(error)}")
+
+
 def execute(run: Run, reporters=()) -> dict:
     """Train ``run`` with ``reporters`` (``(ReporterSpec, object)`` pairs) observing it; returns the summary."""
-    handler = logging.FileHandler(run.run_dir.file("run.log"))
+    handler = LogFile(run.run_dir.file("run.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("cnnpipe")
     root.addHandler(handler)
@@ -129,8 +152,6 @@ def _train(run: Run) -> dict:
     log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, run.run_dir.path)
     start = time.perf_counter()
     try:
-        if run.resumed and run.world.leader:
-            run.run_dir.write_metrics(run.history)  # a run killed between files may lack its last line
         run.events.emit("cnnpipe_on_run_start", run=run)
         training.train(run)
         summary = run.summary(time.perf_counter() - start)
@@ -139,7 +160,8 @@ def _train(run: Run) -> dict:
         log.info("finished after %d epochs", summary["epochs"])
         run.events.emit("cnnpipe_on_run_end", run=run, summary=summary)
         return summary
-    except BaseException as exc:
+    except BaseException as error:
+        exc = plugin_failure(run, error)
         log.error("run %s: %s: %s", failure_status(exc), type(exc).__name__, exc)
         last = run.history[-1] if run.history else {}
         try:
@@ -157,4 +179,6 @@ def _train(run: Run) -> dict:
         except Exception as second:  # a full disk, say: the first error is the one to report
             log.error("could not record the failure in summary.json: %s", second)
         run.events.emit_quietly("cnnpipe_on_run_failed", run=run, error=exc)
-        raise
+        if exc is error:
+            raise
+        raise exc from error

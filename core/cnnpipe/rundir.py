@@ -1,21 +1,22 @@
 """A run folder, and the one place that knows its layout.
 
 ``config.json`` (settings, versions), ``metrics.jsonl`` (a line per epoch), ``checkpoints/epoch-NNN/``
-(``model.params``, ``optimizer.states``, then ``state.json`` marking it complete), ``model.params`` (final
-parameters), ``summary.json`` (outcome), ``run.log``; reporters may add files (``plot.png``).
+(``model.params``, ``optimizer.states``, then ``state.json`` marking it complete and recording the
+size and SHA-256 of the other two), ``model.params`` (final parameters), ``summary.json`` (outcome),
+``run.log``; reporters may add files (``plot.png``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
+from . import files
 from .errors import UsageError
-from .files import atomic_path, write_json
+from .files import atomic_path, fingerprint, remove_leftovers, write_json
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -78,11 +79,13 @@ class RunDir(os.PathLike):
 
     def lock(self) -> None:
         """Hold the folder for this process until :meth:`unlock` (or exit); a second process gets a one-line error."""
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        if self._lock_fd is not None:
+            return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+            fd = files.lock(self.path / LOCK)
+        except OSError as exc:
+            raise UsageError(f"cannot lock run folder {self.path}: {exc.strerror}")
+        if fd is None:
             raise UsageError(f"{self.path} is in use by another cnnpipe process; wait for it to finish")
         self._lock_fd = fd
 
@@ -92,9 +95,8 @@ class RunDir(os.PathLike):
             self._lock_fd = None
 
     def remove_leftovers(self) -> None:
-        """Delete temporary files a killed run left half-written."""
-        for tmp in self.path.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+        """Delete temporary files a killed run left half-written (the folder must be locked)."""
+        remove_leftovers(self.path)
 
     # configuration and records
 
@@ -131,35 +133,48 @@ class RunDir(os.PathLike):
         old = folder / OLD_OPTIMIZER
         return old if old.is_file() and not (folder / OPTIMIZER).is_file() else folder / OPTIMIZER
 
-    def checkpoints(self) -> tuple[list[tuple[int, list]], list[tuple[Path, str]]]:
-        """``(intact, damaged)``: ``(epoch, history)`` of every complete checkpoint whose files are there,
-        newest first, and ``(file, what is wrong)`` of those skipped, so that resume can fall back.
+    def newest_checkpoint(self) -> tuple[int, list, list[tuple[Path, str]]]:
+        """``(epoch, history, damaged)``: the newest checkpoint whose files are whole (``0, []`` when there
+        is none), and ``(file, what is wrong)`` for each newer one skipped, newest first.
+
+        Checkpoints are checked from the newest back; checking one reads its files once to compare them
+        with the sizes and SHA-256 digests in its ``state.json`` (older checkpoints record none: their
+        files need only be there and not be empty).
         """
-        found, damaged = [], []
-        for folder in sorted((self.path / CHECKPOINTS).glob("epoch-*"), reverse=True):
+        damaged = []
+        folders = (self.path / CHECKPOINTS).glob("epoch-*")
+        for folder in sorted(folders, key=lambda f: (len(f.name), f.name), reverse=True):  # epoch-1000 after epoch-999
             state = folder / STATE
             if not state.is_file():
-                continue
+                continue  # never completed: the run stopped while writing it
             try:
-                data = json.loads(state.read_text())
-                epoch, history = int(data["epoch"]), list(data["history"])
-                if len(history) != epoch or folder != self.checkpoint(epoch):
-                    raise ValueError("epoch and history disagree")
+                epoch, history, recorded = self._read_state(folder)
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                damaged.append((state, str(exc)))
+                damaged.append((state, str(exc) or type(exc).__name__))
                 continue
+            problem = None
             for needed in (folder / PARAMS, self.optimizer_file(epoch)):
-                if not needed.is_file() or needed.stat().st_size == 0:
-                    damaged.append((needed, "missing or empty"))
+                problem = file_problem(needed, recorded.get(needed.name))
+                if problem:
+                    damaged.append((needed, problem))
                     break
-            else:
-                found.append((epoch, history))
-        return found, damaged
+            if problem is None:
+                return epoch, history, damaged
+        return 0, [], damaged
+
+    def _read_state(self, folder: Path) -> tuple[int, list, dict]:
+        data = json.loads((folder / STATE).read_text())
+        epoch, history, recorded = int(data["epoch"]), list(data["history"]), dict(data.get("files") or {})
+        if folder != self.checkpoint(epoch):
+            raise ValueError(f"it is the state of epoch {epoch}")
+        if len(history) != epoch or not all(_is_metrics(m, i + 1) for i, m in enumerate(history)):
+            raise ValueError(f"its history does not list the metrics of epochs 1 to {epoch}")
+        return epoch, history, recorded
 
     def last_checkpoint(self) -> tuple[int, list]:
         """``(epoch, history)`` of the newest intact checkpoint, ``(0, [])`` when there is none."""
-        found, _ = self.checkpoints()
-        return found[0] if found else (0, [])
+        epoch, history, _ = self.newest_checkpoint()
+        return epoch, history
 
     def save_checkpoint(self, epoch: int, history: list, save_params: Callable, save_optimizer: Callable) -> None:
         """Write the checkpoint of ``epoch``: each file atomically and durably, ``state.json`` last."""
@@ -168,10 +183,44 @@ class RunDir(os.PathLike):
             save_params(tmp)
         with atomic_path(folder / OPTIMIZER, durable=True) as tmp:
             save_optimizer(tmp)
-        write_json(folder / STATE, {"epoch": epoch, "history": history}, durable=True)
+        recorded = {name: fingerprint(folder / name) for name in (PARAMS, OPTIMIZER)}
+        write_json(folder / STATE, {"epoch": epoch, "history": history, "files": recorded}, durable=True)
 
     def save_params(self, save_params: Callable) -> Path:
         """Write the final parameters atomically; returns their path."""
         with atomic_path(self.file(PARAMS), durable=True) as tmp:
             save_params(tmp)
         return self.file(PARAMS)
+
+
+def _is_metrics(m, epoch: int) -> bool:
+    """Whether ``m`` is the metrics line of ``epoch`` as the trainer writes it (accuracies ``None`` for regression)."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    return (isinstance(m, dict) and m.get("epoch") == epoch and number(m.get("time"))
+            and all(m.get(k) is None or number(m[k]) for k in ("train_loss", "train_acc", "test_acc")))
+
+
+def file_problem(path: Path, recorded: dict | None) -> str | None:
+    """What is wrong with a checkpoint file, given the fingerprint its ``state.json`` recorded; ``None`` if nothing."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if size == 0:
+        return "empty"
+    if not recorded:
+        return None
+    try:
+        if size != recorded["size"]:
+            return f"{size} bytes, {recorded['size']} when it was written"
+        if fingerprint(path)["sha256"] != recorded["sha256"]:
+            return "its contents changed since it was written (SHA-256 differs)"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    except (KeyError, TypeError):
+        return "its state.json records no size and SHA-256 for it"
+    return None

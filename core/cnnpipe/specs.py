@@ -14,6 +14,17 @@ REGRESSION = "regression"  # the book's squared loss (d2l 5.1.4); image targets,
 TASKS = (CLASSIFICATION, REGRESSION)
 
 
+class _NoFiles:
+    """The type of :data:`NO_FILES`."""
+
+    def __repr__(self) -> str:
+        return "NO_FILES"
+
+
+# What ``DatasetSpec.locate`` returns for a dataset made in code: no folder is read, none must be mounted.
+NO_FILES = _NoFiles()
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A model's default training settings for one dataset (the book's values)."""
@@ -30,9 +41,11 @@ class Recipe:
 class Data:
     """A framework-neutral dataset: numpy arrays plus what a trainer needs to know.
 
-    ``X`` arrays are ``(N, C, H, W)``: ``uint8`` (scaled to ``[0, 1]`` by the backend) or ``float32``
-    (used as they are).  For classification ``y`` arrays hold class indices ``0 .. len(class_names)-1``;
-    for regression they hold float32 targets, one per example.
+    ``X`` arrays are ``(N, C, H, W)`` with ``N >= 1``: ``uint8`` (scaled to ``[0, 1]`` by the backend) or
+    ``float32`` (used as they are; other float types are converted to it).  For classification ``y``
+    arrays hold integer class indices ``0 .. len(class_names)-1``; for regression they hold float32
+    targets, one per example (an array each).  The core checks all of this before a run folder exists
+    (see :mod:`cnnpipe.datacheck`).
     """
 
     train_X: Any
@@ -56,9 +69,10 @@ class Data:
 class DatasetSpec:
     """A dataset.  ``load(data_dir=None)`` returns :class:`Data`; ``data_dir`` overrides where files are looked for.
 
-    ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from
-    (``None`` when it would have to download them); ``--runner docker`` mounts that folder read-only
-    in the job container.
+    ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from,
+    ``None`` when it would have to download them, or :data:`NO_FILES` when it reads no files at all (a
+    dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
+    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.
     """
 
     name: str
@@ -68,6 +82,7 @@ class DatasetSpec:
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
     locate: Optional[Callable[..., Any]] = None
+    defaults: Optional[Recipe] = None
     dist: str = ""
 
 

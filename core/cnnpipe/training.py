@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from .backend import epoch_seed
+from .errors import CnnpipeError, UsageError, one_line
 from .rundir import PARAMS
 
 PROGRESS_UPDATES = 20  # per epoch; each one waits for the device, so keep them few
@@ -17,15 +18,27 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def open_session(run):
+    """The backend's session for ``run``: fresh parameters, or those of the checkpoint a resumed run continues."""
+    session = run.backend.session(run)
+    if not run.resumed:
+        session.initialize()
+        return session
+    done = run.start_epoch - 1
+    params, optimizer = run.run_dir.checkpoint(done) / PARAMS, run.run_dir.optimizer_file(done)
+    try:
+        session.load(params, optimizer)
+    except (CnnpipeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a checkpoint written by other code, or damaged in a way no checksum recorded
+        raise UsageError(f"cannot load the checkpoint {params.parent} with the {run.config.backend} backend: {one_line(exc)}")
+    return session
+
+
 def train(run) -> list[dict]:
     """Train ``run`` from its first missing epoch to ``run.config.epochs``, then save the final parameters."""
     cfg = run.config
-    session = run.backend.session(run)
-    if run.resumed:
-        done = run.start_epoch - 1
-        session.load(run.run_dir.checkpoint(done) / PARAMS, run.run_dir.optimizer_file(done))
-    else:
-        session.initialize()
+    session = run.session if run.session is not None else open_session(run)
     n = len(run.data.train_X)
     every = max(1, -(-n // cfg.batch_size) // PROGRESS_UPDATES)
     for epoch in range(run.start_epoch, cfg.epochs + 1):

@@ -48,8 +48,13 @@ def info(ctx, name, resize, sets, backend):
         describe_model(reg, spec, resize, sets, backend)
     elif backend is not None or resize is not None or sets:
         raise UsageError(f"--backend, --resize and --set describe models; '{name}' is a {kind[:-1]}")
-    elif kind == "datasets" and spec.input_shape:
-        click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
+    elif kind == "datasets":
+        from ..pipeline import describe
+
+        if spec.input_shape:
+            click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
+        if spec.defaults is not None:
+            click.echo(f"defaults for models without a recipe for it: {describe(spec.defaults)}")
     elif kind == "backends":
         models = [m for m in reg.names("models") if name in reg.model(m).backends]
         click.echo(f"builds {len(models)} installed model(s): {', '.join(models) or 'none'}")
@@ -57,7 +62,7 @@ def info(ctx, name, resize, sets, backend):
 
 def describe_model(reg, spec, resize, sets, backend_name):
     from ..config import check_setting, parse_sets
-    from ..pipeline import pick_backend
+    from ..pipeline import describe, pick_backend, plugin_call
 
     arch = {**spec.arch, **parse_sets([s if s.startswith("arch.") else f"arch.{s}" for s in sets]).get("arch", {})}
     unknown = sorted(set(arch) - set(spec.arch))
@@ -68,15 +73,15 @@ def describe_model(reg, spec, resize, sets, backend_name):
         shape = shape[:2] + (check_setting("resize", resize),) * 2
     backend = pick_backend(reg, spec, backend_name)
     click.echo(f"backends {', '.join(spec.backends)}; architecture arguments: {arch or 'none'}")
-    layers, num_params = backend.load().describe(spec, arch, shape)
+    loaded = plugin_call(f"backend '{backend.name}' ({backend.dist}) failed to load", backend.load)
+    layers, num_params = plugin_call(f"backend '{backend.name}' ({backend.dist}) failed to trace model '{spec.name}' "
+                                     f"for a {shape} input", loaded.describe, spec, arch, shape)
     click.echo(f"{backend.name} layers for a {shape} input:")
     for layer, out in layers:
         click.echo(f"  {layer:<24} output shape: {out}")
     click.echo(f"parameters: {num_params:,}")
-    for dataset, r in sorted(spec.recipes.items()):
-        resized = f", resize {r.resize}" if r.resize else ""
-        click.echo(f"recipe for {dataset}: {r.optimizer}, lr {r.lr}, batch {r.batch_size}, "
-                   f"{r.epochs} epochs, {r.init} init{resized}")
+    for dataset, recipe in sorted(spec.recipes.items()):
+        click.echo(f"recipe for {dataset}: {describe(recipe)}")
 
 
 @main.command()

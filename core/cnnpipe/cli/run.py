@@ -36,6 +36,8 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume) -> None:
         resolved = resolve_resume(reg, resume, model, dataset, options=options, sets=sets, config_file=config_file)
     else:
         resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
+    for note in resolved.notes:
+        click.echo(f"cnnpipe: {note}", err=True)
     prepared, reporters = prepare(reg, resolved)
     try:
         execute(prepared, reporters)

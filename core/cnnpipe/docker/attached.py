@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import JobError, UsageError
+from ..specs import NO_FILES
 from . import container as containers, engine, limits, staging
 from .request import ContainerRequest, container_args
 
@@ -38,6 +39,8 @@ def data_folder(dataset_spec, data_dir) -> Path | None:
     """The host folder to mount at ``/data``: what the dataset plugin would read (see ``DatasetSpec.locate``)."""
     if dataset_spec.locate is not None:
         folder = dataset_spec.locate(data_dir)
+        if folder is NO_FILES:
+            return None
         if folder is None:
             raise UsageError(
                 f"dataset '{dataset_spec.name}' has no files on this host to mount, and job containers have "

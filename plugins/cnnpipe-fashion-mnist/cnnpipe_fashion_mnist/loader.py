@@ -2,7 +2,9 @@
 
 Sources, in order: an explicit folder (``data_dir`` or ``CNNPIPE_DATA_DIR``), the user's cache, the
 system copy of Debian's ``dataset-fashion-mnist``, then a download from the upstream mirror into the
-cache.  Decoded arrays are cached as ``.npy`` files so that later loads are near-instant.
+cache.  Decoded arrays are cached as ``.npy`` files so that later loads are near-instant; the
+manifest records each file's size and SHA-256, and a cache that no longer matches is decoded again.
+One process at a time writes the cache (a lock file), and it first removes what a killed writer left.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import json
 import os
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from cnnpipe.errors import UsageError
+from cnnpipe import files
+from cnnpipe.errors import CnnpipeError, UsageError
 from cnnpipe.files import atomic_path
 
 from . import idx
@@ -25,7 +29,8 @@ from . import idx
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SPLITS = ("train", "test")
-FORMAT = 1  # of the decoded cache
+FORMAT = 2  # of the decoded cache; 2 records each array file's size and SHA-256
+LOCK = ".lock"
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,19 @@ def decoded_dir(cache: Path, source: Path) -> Path:
 
 
 def read_decoded(folder: Path, stamp: dict):
-    """The cached arrays when the cache was made from the same source files, else ``None``."""
-    manifest = folder / "manifest.json"
+    """The cached arrays when the cache was made from the same source files and is unchanged since, else ``None``."""
     try:
-        if json.loads(manifest.read_text()) != stamp:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("stamp") != stamp:
             return None
-        return tuple(np.load(folder / f"{key}.npy", mmap_mode="r") for key in _array_keys())
-    except (OSError, ValueError):
+        arrays = []
+        for key in _array_keys():
+            path = folder / f"{key}.npy"
+            if files.fingerprint(path) != manifest["arrays"][key]:
+                return None  # overwritten or cut short since it was written
+            arrays.append(np.load(path, mmap_mode="r"))
+        return tuple(arrays)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -151,16 +162,40 @@ def decode(source: Path, expected: Expected):
     return tuple(arrays)
 
 
-def write_decoded(folder: Path, stamp: dict, arrays) -> None:
-    """Cache decoded arrays; the manifest goes last, so a half-written cache is never trusted."""
+@contextmanager
+def cache_lock(cache: Path, wait: bool):
+    """Hold the cache's lock, removing what a killed writer left; yields ``False`` (holding nothing) when
+    another process holds it and ``wait`` is false, or when the cache cannot be written at all."""
     try:
-        for key, array in zip(_array_keys(), arrays):
-            with atomic_path(folder / f"{key}.npy") as tmp:
-                with tmp.open("wb") as f:
-                    np.save(f, array)
-        with atomic_path(folder / "manifest.json") as tmp:
-            tmp.write_text(json.dumps(stamp, sort_keys=True))
+        cache.mkdir(parents=True, exist_ok=True)
+        fd = files.lock(cache / LOCK, wait=wait)
     except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            files.remove_leftovers(cache)
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def write_decoded(cache: Path, folder: Path, stamp: dict, arrays) -> None:
+    """Cache decoded arrays with their fingerprints; the manifest goes last, so a half-written cache is never trusted."""
+    try:
+        with cache_lock(cache, wait=False) as held:
+            if not held:
+                return  # another process is writing it, or the cache is read-only
+            (folder / "manifest.json").unlink(missing_ok=True)
+            recorded = {}
+            for key, array in zip(_array_keys(), arrays):
+                with atomic_path(folder / f"{key}.npy") as tmp:
+                    with tmp.open("wb") as f:
+                        np.save(f, array)
+                    recorded[key] = files.fingerprint(tmp)
+            with atomic_path(folder / "manifest.json") as tmp:
+                tmp.write_text(json.dumps({"stamp": stamp, "arrays": recorded}, sort_keys=True))
+    except (OSError, CnnpipeError):
         pass  # a read-only or full cache only costs speed
 
 
@@ -172,7 +207,8 @@ def load(data_dir=None, *, cache=None, system=SYSTEM_DIR, mirror=None, expected=
     source = find_source(data_dir, cache, system, expected)
     if source is None:
         try:
-            download(cache, mirror, expected)
+            with cache_lock(cache, wait=True):  # one download at a time; the second finds the files there
+                download(cache, mirror, expected)
         except DownloadFailed as exc:
             raise UsageError(
                 f"Fashion-MNIST is not in {cache} or {system} and downloading it failed ({exc}); "
@@ -186,5 +222,5 @@ def load(data_dir=None, *, cache=None, system=SYSTEM_DIR, mirror=None, expected=
     arrays = read_decoded(folder, stamp)
     if arrays is None:
         arrays = decode(source, expected)
-        write_decoded(folder, stamp, arrays)
+        write_decoded(cache, folder, stamp, arrays)
     return arrays

@@ -4,6 +4,9 @@ import gzip
 import hashlib
 import http.server
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -81,6 +84,90 @@ def test_second_load_comes_from_the_decoded_cache_until_a_file_changes(small, tm
     os.utime(folder / "train-labels-idx1-ubyte.gz", ns=(time.time_ns(), time.time_ns() + 10**9))
     with pytest.raises(UsageError, match="wrong checksum"):
         load(folder, expected, tmp_path)
+
+
+def decoded(tmp_path):
+    (folder,) = (tmp_path / "cache").glob("decoded-*")
+    return folder
+
+
+def test_overwritten_cache_is_noticed_and_decoded_again(small, tmp_path):
+    folder, expected, arrays = small
+    load(folder, expected, tmp_path)
+    labels = np.load(decoded(tmp_path) / "train_labels.npy", mmap_mode="r+")
+    labels[:20] = (labels[:20] + 1) % 10  # same size, other values
+    labels.flush()
+    del labels
+    np.testing.assert_array_equal(load(folder, expected, tmp_path)[1], arrays["train_labels"])
+    np.testing.assert_array_equal(load(folder, expected, tmp_path)[1], arrays["train_labels"])  # and cached again
+
+
+def test_shortened_cache_is_noticed_and_decoded_again(small, tmp_path):
+    folder, expected, arrays = small
+    load(folder, expected, tmp_path)
+    labels = decoded(tmp_path) / "train_labels.npy"
+    np.save(labels, np.load(labels)[:-5])  # a valid array file, five labels short
+    np.testing.assert_array_equal(load(folder, expected, tmp_path)[1], arrays["train_labels"])
+    images = decoded(tmp_path) / "test_images.npy"
+    images.write_bytes(images.read_bytes()[:-784])  # cut in the middle
+    np.testing.assert_array_equal(load(folder, expected, tmp_path)[2][:, 0], arrays["test_images"])
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from dataclasses import replace
+import numpy as np
+from cnnpipe_fashion_mnist import loader
+
+def save(f, array):
+    f.write(b"half an array")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+np.save = save
+expected = replace(loader.FASHION_MNIST, counts={"train": 30, "test": 10}, sha1={}, md5={})
+loader.load(sys.argv[1], cache=sys.argv[2], system=sys.argv[3], expected=expected)
+"""
+
+
+def test_a_cache_write_killed_half_way_leaves_nothing_a_later_load_keeps(small, tmp_path):
+    folder, expected, arrays = small
+    cache = tmp_path / "cache"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(folder), str(cache), str(tmp_path / "none")])
+    assert killed.returncode == -signal.SIGKILL
+    assert len(list(cache.rglob(".*.tmp"))) == 1
+    np.testing.assert_array_equal(load(folder, expected, tmp_path)[0][:, 0], arrays["train_images"])
+    assert not list(cache.rglob(".*.tmp"))
+    assert len(list(cache.glob("decoded-*/manifest.json"))) == 1
+
+
+def test_cache_is_left_alone_while_another_process_writes_it(small, tmp_path):
+    from cnnpipe import files
+
+    folder, expected, arrays = small
+    load(folder, expected, tmp_path)
+    (decoded(tmp_path) / "manifest.json").unlink()
+    other = decoded(tmp_path) / ".train_images.npy.other.tmp"
+    other.write_bytes(b"being written")
+    fd = files.lock(tmp_path / "cache" / loader.LOCK)
+    try:
+        np.testing.assert_array_equal(load(folder, expected, tmp_path)[3], arrays["test_labels"])
+        assert other.exists() and not (decoded(tmp_path) / "manifest.json").exists()
+    finally:
+        os.close(fd)
+
+
+def test_a_full_cache_disk_costs_only_speed(small, tmp_path):
+    folder, expected, arrays = small
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(cache)]).returncode:
+        pytest.skip("a real full file system needs a tmpfs mount, which needs root")
+    try:
+        np.testing.assert_array_equal(load(folder, expected, tmp_path)[0][:, 0], arrays["train_images"])
+        assert not list(cache.rglob(".*.tmp")) and not list(cache.glob("decoded-*/manifest.json"))
+    finally:
+        subprocess.run(["umount", "-l", str(cache)], check=False)
 
 
 def test_environment_variable_names_the_folder(small, tmp_path, monkeypatch):
