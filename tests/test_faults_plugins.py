@@ -386,15 +386,16 @@ def generated(install_plugin):
 
 
 def test_a_dataset_made_in_code_runs_in_a_container_without_a_mount(generated):
-    from cnnpipe.docker import job, runner
+    from cnnpipe.docker.attached import make_request
+    from cnnpipe.docker.request import container_args
     from cnnpipe.pipeline import resolve
     from cnnpipe.registry import build_registry
 
     resolved = resolve(build_registry(), "lenet", "generated", options={"out": "/tmp/runs"})
-    spec = job.make_job(resolved, image="cnnpipe-job:test")
-    assert spec.data_dir is None
-    assert "--data-dir" not in spec.args
-    assert spec.args == runner.container_args(resolved.config, data_mounted=False)
+    request = make_request(resolved, image="cnnpipe-job:test")
+    assert request.data_dir is None
+    assert "--data-dir" not in request.args
+    assert request.args == container_args(resolved.config, data_mounted=False)
 
 
 def test_dataset_defaults_are_used_and_said_to_be_used_when_the_model_has_no_recipe(generated, tmp_path):

@@ -148,7 +148,10 @@ def execute(run: Run, reporters=()) -> dict:
 
 
 def _train(run: Run) -> dict:
-    verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
+    if run.start_epoch > run.config.epochs:
+        verb = "finishing (every epoch was trained)"
+    else:
+        verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
     log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, run.run_dir.path)
     start = time.perf_counter()
     try:

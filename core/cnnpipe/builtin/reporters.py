@@ -33,7 +33,10 @@ class Console:
 
     @hookimpl
     def cnnpipe_on_run_start(self, run):
-        verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "training"
+        if run.start_epoch > run.config.epochs:
+            verb = f"finishing (all {run.config.epochs} epochs were trained)"
+        else:
+            verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "training"
         self._print(f"{verb} {run.config.model} on {run.config.dataset} ({run.config.backend}) -> {run.run_dir.path}")
 
     @hookimpl
