@@ -72,12 +72,13 @@ def test_a_resumed_sweep_retrains_nothing_that_finished(tiny_dataset, tmp_path):
 
 def test_parallel_runs_prefix_their_lines(tiny_dataset, tmp_path):
     out = tmp_path / "sweep"
-    result = cli("sweep", "lenet", tiny_dataset, *TINY, "--epochs", "2", "--lr", "0.3", "--grid", "seed=1,2,3",
-                 "--parallel", "2", "--out", str(out))
+    # The grid's values take precedence over the options (--seed 9, --epochs 5).
+    result = cli("sweep", "lenet", tiny_dataset, *TINY, "--epochs", "5", "--lr", "0.3", "--grid", "seed=1,2,3",
+                 "--grid", "epochs=2", "--seed", "9", "--parallel", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert len(folders(out)) == 3 and {config_of(f)["seed"] for f in folders(out)} == {1, 2, 3}
     for seed in (1, 2, 3):
-        assert f"[seed={seed}] epoch 2, loss" in result.stderr
+        assert f"[seed={seed} epochs=2] epoch 2, loss" in result.stderr
     assert all(config_of(f)["lr"] == 0.3 and config_of(f)["epochs"] == 2 for f in folders(out))
 
 
@@ -123,7 +124,6 @@ def test_bad_grids_are_one_line_before_anything_runs(tiny_dataset, tmp_path):
         (["--grid", "out=a,b"], "--grid cannot vary out"),
         (["--grid", "speed=1,2"], "unknown setting 'speed' in --grid"),
         (["--grid", "batch-size=10,ten"], "batch-size must be a whole number of at least 1, got 'ten' (in --grid)"),
-        (["--grid", "lr=0.1,0.2"], "--grid varies lr; leave out --lr"),
         (["--grid", "arch.width=1,2"], "model 'lenet' has no architecture argument 'width'"),
         (["--grid", "backend=mxnet,jax"], "model 'lenet' has no jax build"),
         (["--grid", "seed=1", "--resume", "x"], "a sweep continues by itself"),

@@ -110,18 +110,27 @@ def pick(candidates) -> runs.RunRecord | None:
     return min(usable, key=lambda r: (PREFERENCE[r.status], -r.epochs_done, r.created), default=None)
 
 
+def resolve_combination(registry, model, dataset, combination, *, options=None, sets=(), config_file=None) -> Resolved:
+    """The run of one combination: its grid values take precedence over every other setting."""
+    options = dict(options or {})
+    extra = []
+    for key, value in combination.items():
+        if key.startswith("arch."):
+            extra.append(f"{key}={value}")
+        else:
+            options[key] = cfg.check_setting(key, cfg.parse_value(value), "--grid")
+    return resolve(registry, model, dataset, options=options, sets=[*sets, *extra], config_file=config_file)
+
+
 def plan(registry, model, dataset, grid, *, options=None, sets=(), config_file=None) -> list[Planned]:
     """Resolve every combination (each checked before anything runs) and match it to the folders under ``out``."""
     options = dict(options or {})
-    given = sorted(k for k, _ in grid if options.get(k) is not None)
-    if given:
-        raise UsageError(f"--grid varies {cfg.flag(given[0])}; leave out --{cfg.flag(given[0])}")
     options["out"] = options.get("out") or default_out(model, dataset)
     found = index(options["out"])
     planned = []
     for combination in combinations(grid):
-        extra = [f"{k}={v}" for k, v in combination.items()]
-        resolved = resolve(registry, model, dataset, options=options, sets=[*sets, *extra], config_file=config_file)
+        resolved = resolve_combination(registry, model, dataset, combination, options=options, sets=sets,
+                                       config_file=config_file)
         record = pick(found.get(identity(resolved.config.to_dict()), []))
         planned.append(action(registry, combination, resolved, record))
     return planned

@@ -39,10 +39,12 @@ def schedule():
 @click.option("--backoff", type=float, default=60, show_default=True, metavar="SECONDS",
               help="Wait before the first retry; doubles for each further one.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop a job that runs longer and record it failed.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="Make each job a sweep (cnnpipe sweep) over these values; repeatable.")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="-- MODEL DATASET [RUN OPTIONS]")
 @click.pass_context
-def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, run_args):
-    """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot."""
+def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, grid, run_args):
+    """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot (with --grid: a sweep)."""
     from ..pipeline import resolve
     from ..schedule import resources, slots
     from ..schedule.define import define
@@ -54,6 +56,8 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
                  retries=retries, backoff=backoff, timeout=timeout if timeout is not None else run["timeout"],
                  memory=run["memory"], cpus=run["cpus"], now=time.time(),
                  available_gpus=resources.configured().gpus if gpus else ())
+    if grid:
+        scheduled_sweep(ctx, row, run, grid)
     # Asked of the engine only once everything else is known to be right.
     row["spec"]["image"] = image or run["image"] or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus)
     store = open_store()
@@ -61,6 +65,18 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
     nxt = slots.next_slot(row["cron"], tz, row["last_slot"])
     click.echo(f"added schedule {name}: {row['spec']['model']} on {row['spec']['dataset']}, "
                f"next slot {slots.show(nxt, tz)}")
+
+
+def scheduled_sweep(ctx, row: dict, run: dict, grid) -> None:
+    """Make the schedule's container run ``cnnpipe sweep`` over ``grid``, each combination checked now."""
+    from .. import sweep
+
+    grid = sweep.parse_grid(grid)
+    for combination in sweep.combinations(grid):
+        sweep.resolve_combination(load_registry(ctx), run["model"], run["dataset"], combination,
+                                  options=run["options"], sets=run["sets"], config_file=run["config_file"])
+    row["spec"]["command"] = "sweep"
+    row["spec"]["args"] = row["spec"]["args"] + sweep.grid_args(grid)
 
 
 def scheduled_run(args, gpus: int) -> dict:
@@ -137,7 +153,7 @@ def show(name):
     for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
         value = s["spec"].get(key)
         click.echo(f"{key:<18} {'-' if value is None else value}")
-    click.echo(f"{'container args':<18} cnnpipe run {' '.join(s['spec']['args'])}")
+    click.echo(f"{'container args':<18} cnnpipe {s['spec'].get('command', 'run')} {' '.join(s['spec']['args'])}")
     at = time.time()
     for i in range(3):
         at = slots.next_slot(s["cron"], tz, at)

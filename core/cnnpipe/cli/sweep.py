@@ -138,7 +138,7 @@ def finish(planned, out) -> None:
     from .runs import compare_table
 
     found = sweeping.results(planned, out)
-    click.echo("")
+    click.echo("", err=True)
     compare_table(found) if found else click.echo("no run folders")
     failed = len(planned) - sum(r.status == "succeeded" for r in found)
     if failed:

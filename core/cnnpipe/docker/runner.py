@@ -44,6 +44,7 @@ class ContainerJob:
     timeout: float | None = None  # seconds
     labels: dict = field(default_factory=dict)   # added to the container's labels (always also {"cnnpipe": "job"})
     env: dict = field(default_factory=dict)      # extra environment variables inside the container
+    command: str = "run"                         # the cnnpipe command that takes ``args``: run, or sweep
 
 
 def toml_value(value) -> str:
@@ -152,7 +153,7 @@ def container_spec(job: ContainerJob, user: tuple[int, int], runs_dir: Path) -> 
         volumes[str(job.data_dir)] = {"bind": DATA, "mode": "ro"}
     spec = {
         "image": job.image,
-        "command": ["cnnpipe", "run", *job.args],
+        "command": ["cnnpipe", job.command, *job.args],
         "user": f"{user[0]}:{user[1]}",
         "network_mode": "none",
         "read_only": True,

@@ -27,7 +27,7 @@ def cronjob(schedule: dict) -> dict:
     container = {
         "name": "train",
         "image": spec["image"],
-        "command": ["cnnpipe", "run"],
+        "command": ["cnnpipe", spec.get("command", "run")],
         "args": list(spec["args"]),
         "volumeMounts": [{"name": "runs", "mountPath": "/runs"}],
     }

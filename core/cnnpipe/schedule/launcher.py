@@ -59,7 +59,7 @@ class DockerLauncher:
             image=spec["image"], args=list(spec["args"]), out_dir=Path(job["out_dir"]),
             data_dir=Path(spec["data_dir"]) if spec.get("data_dir") else None,
             gpus=gpu_ids(job["gpus"]), memory=spec.get("memory"), cpus=spec.get("cpus"), timeout=spec.get("timeout"),
-            labels=job_labels(self.store_id, job),
+            labels=job_labels(self.store_id, job), command=spec.get("command", "run"),
         ))
         return container.id[:12]
 
