@@ -65,4 +65,4 @@ def main(ctx, debug, disable):
     ctx.obj = {"debug": debug, "disable": disable}
 
 
-from . import evaluate, export, image, jobs, listing, run, runs, schedule, sweep  # noqa: E402  (commands register themselves on main)
+from . import evaluate, export, image, install, jobs, listing, run, runs, schedule, sweep  # noqa: E402  (commands register themselves on main)
