@@ -26,7 +26,7 @@ def framework_scores(folder, X):
     from cnnpipe import inference
     from cnnpipe.registry import build_registry
 
-    opened = inference.open_run(build_registry(), folder, examples=False)
+    opened = inference.open_run(build_registry(), folder, whole_split=False)
     return opened.session.predict(X)
 
 

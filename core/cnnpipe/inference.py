@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .rundir import PARAMS, RunDir
 from .run import Run
 from .specs import CLASSIFICATION, Data
 
+if TYPE_CHECKING:
+    from .backend import Session
+
 SPLITS = ("test", "train")
 
 
@@ -27,7 +31,7 @@ class Opened:
     """A run folder's network on the device, ready to evaluate, predict or export."""
 
     run: Run            # the run as the backend sees it; ``run.data.test_X`` is the split being evaluated
-    session: object     # the backend's Session, parameters loaded
+    session: Session    # the backend's session, parameters loaded
     params: Path        # the parameter file loaded
     epoch: int | None   # the checkpoint's epoch; None for the final parameters
     recorded: float | None  # the test accuracy the run recorded for these parameters (None if unknown)
@@ -73,9 +77,9 @@ def recorded_accuracy(run_dir: RunDir, epoch: int | None) -> float | None:
     return history[-1].get("test_acc") if history else None
 
 
-def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", device=None, examples=True) -> Opened:
+def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", device=None, whole_split=True) -> Opened:
     """Open the run folder ``path`` with ``split`` of ``dataset`` (default: the run's own) as the data to
-    evaluate; with ``examples=False`` only one example is put on the device (to predict files or export)."""
+    evaluate; with ``whole_split=False`` one example of it goes to the device (enough to predict files or export)."""
     if split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     run_dir = RunDir.open(path)
@@ -93,7 +97,7 @@ def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", dev
     if spec is not own:
         check_compatible(config, own, spec, data)
     X, y = (data.test_X, data.test_y) if split == "test" else (data.train_X, data.train_y)
-    if not examples:
+    if not whole_split:
         X, y = X[:1], y[:1]
     # The session puts both splits on the device: the one to evaluate goes in as the test split.
     data = Data(X[:1], y[:1], X, y, list(data.class_names), name=data.name)
@@ -156,11 +160,15 @@ def evaluate(opened: Opened) -> dict:
     return result
 
 
-def classify(opened: Opened, X: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
-    """The ``top`` most likely classes of each example of ``X``, with their probabilities."""
+def require_classifier(opened: Opened) -> None:
     if not opened.classifies:
         raise UsageError(f"model '{opened.run.model.name}' learns {opened.run.model.task} targets; "
-                         "predict names classes of classifiers only")
+                         "predict names the classes of classifiers only")
+
+
+def classify(opened: Opened, X: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
+    """The ``top`` most likely classes of each example of ``X``, with their probabilities."""
+    require_classifier(opened)
     probs = softmax(opened.session.predict(X))
     names = opened.class_names
     best = np.argsort(-probs, axis=1, kind="stable")[:, :top]

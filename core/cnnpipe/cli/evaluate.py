@@ -118,7 +118,8 @@ def predict(ctx, run_dir, files, top, as_json, checkpoint, device):
 
     from .. import images, inference
 
-    opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, examples=False)
+    opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, whole_split=False)
+    inference.require_classifier(opened)
     shape = tuple(opened.run.data.test_X.shape[1:])
     names, arrays, failed = [], [], 0
     for file in files:

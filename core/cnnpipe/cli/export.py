@@ -24,13 +24,13 @@ def export(ctx, run_dir, format_, out, checkpoint, device):
     """
     from .. import export as exporting, inference
 
-    opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, examples=False)
+    opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, whole_split=False)
     exporting.destination(opened, format_, out)  # an unknown format is refused before any work
     for path in exporting.export(opened, format_, out):
         click.echo(f"written: {path}")
     shape = tuple(opened.run.data.test_X.shape[1:])
     if opened.run.config.resize:
         shape = shape[:1] + (opened.run.config.resize,) * 2
-    names = ", ".join(opened.class_names) or "-"
-    click.echo(f"input: float32 (N, {', '.join(map(str, shape))}) in [0, 1]; output: scores before softmax "
-               f"(classes: {names})")
+    output = (f"scores before softmax (classes: {', '.join(opened.class_names)})" if opened.classifies
+              else "the network's outputs")
+    click.echo(f"input: float32 (N, {', '.join(map(str, shape))}) in [0, 1]; output: {output}")

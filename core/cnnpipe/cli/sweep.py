@@ -139,7 +139,10 @@ def finish(planned, out) -> None:
 
     found = sweeping.results(planned, out)
     click.echo("", err=True)
-    compare_table(found) if found else click.echo("no run folders")
+    if found:
+        compare_table(found)
+    else:
+        click.echo("no run folders")
     failed = len(planned) - sum(r.status == "succeeded" for r in found)
     if failed:
         raise CnnpipeError(f"{failed} of {len(planned)} runs of the sweep did not succeed; "
