@@ -143,3 +143,9 @@ def test_bad_arguments_are_one_line(runs_folder, tmp_path):
         result = cli(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
+
+
+def test_no_runs_folder_yet(tmp_path):
+    result = cli("runs", "list", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("no run folders under ./runs")
+    assert cli("runs", "list", "--json", cwd=tmp_path).stdout.strip() == "[]"

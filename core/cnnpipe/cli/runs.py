@@ -60,12 +60,17 @@ def list_row(record, base: Path) -> tuple:
 
 
 @runs.command("list")
-@click.option("--out", default="runs", show_default=True, type=click.Path(), help="Folder that holds run folders.")
+@click.option("--out", type=click.Path(), help="Folder that holds run folders (default ./runs).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, one object per run.")
 def list_(out, as_json):
     """Every run folder under --out (sweep folders included), oldest first, with its status."""
     from .. import runs as records
 
+    if out is None:
+        out = "runs"
+        if not Path(out).exists():
+            click.echo("[]" if as_json else "no run folders under ./runs (give --out DIR for another folder)")
+            return
     found = records.find(out)
     if as_json:
         click.echo(json.dumps([as_dict(r) for r in found], indent=2))
