@@ -9,44 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from cnnpipe.errors import UsageError
+# The engine and job-image fixtures of the scheduler's end-to-end tests, shared.
+from test_schedule_docker import DATA, engine, job_image, unavailable  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
 
-DATA = "/usr/share/datasets/fashion-mnist"
 CNNPIPE = [sys.executable, "-m", "cnnpipe"]
 QUICK = ["--epochs", "1", "--limit", "200"]
 
 
-def unavailable(reason: str):
-    """No engine, image or data: a failure under CI (which provides them), a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    from cnnpipe.docker import runner
-
-    try:
-        return runner.client()
-    except UsageError as exc:
-        unavailable(str(exc))
-
-
-@pytest.fixture(scope="module")
-def job_image(engine):
-    """The job image: CNNPIPE_TEST_IMAGE, else built (or reused) by ``cnnpipe image build``."""
+@pytest.fixture(autouse=True)
+def fashion_mnist():
     if not Path(DATA).is_dir():
         unavailable(f"{DATA} is missing (Debian package dataset-fashion-mnist)")
-    if os.environ.get("CNNPIPE_TEST_IMAGE"):
-        return os.environ["CNNPIPE_TEST_IMAGE"]
-    done = subprocess.run([*CNNPIPE, "image", "build", "--base", "cnnpipe-base:py", "-q"],
-                          capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        unavailable(f"cannot build the job image: {done.stderr.strip()[-500:]}")
-    return done.stdout.strip().splitlines()[-1]
 
 
 def cli(*args, cwd, env=None):

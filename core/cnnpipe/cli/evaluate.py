@@ -88,15 +88,17 @@ def show(result: dict) -> None:
     also = f" (recorded during training: {recorded:.4f})" if recorded is not None else ""
     click.echo(f"accuracy {result['accuracy']:.4f}{also}, loss {result['loss']:.4f}")
     names = result["classes"]
-    width = max(len(n) for n in names)
+    digits = len(str(len(names) - 1))
+    width = max(len(n) for n in names) + digits + 1
     matrix = result["confusion"]
     cell = max(4, len(str(max(max(row) for row in matrix))) + 1)
-    click.echo(f"\n{'class':<{width}}  accuracy  confusion (columns: predicted class number)")
-    click.echo(f"{'':<{width + 2 + 4 + 5}}" + "".join(f"{j:>{cell}}" for j in range(len(names))))
+    click.echo(f"\n{'class':<{width}}  {'accuracy':>8}  confusion (rows: true class; columns: predicted class)")
+    click.echo(" " * (width + 10) + "".join(f"{j:>{cell}}" for j in range(len(names))))
     for i, name in enumerate(names):
         acc = result["per_class"][name]
         shown = f"{acc:.3f}" if acc is not None else "-"
-        click.echo(f"{i} {name:<{width}}  {shown:>8}" + "".join(f"{n:>{cell}}" for n in matrix[i]))
+        label = f"{i:>{digits}} {name}"
+        click.echo(f"{label:<{width}}  {shown:>8}" + "".join(f"{n:>{cell}}" for n in matrix[i]))
 
 
 @main.command()
