@@ -35,7 +35,7 @@ def test_builtin_plugins_load_like_installed_ones():
     names = {info.name: info for info in reg.infos}
     assert names["reporters"].dist == "cnnpipe" and names["reporters"].status == "ok"
     assert names["mxnet"].dist == "cnnpipe-mxnet" and names["torch"].dist == "cnnpipe-torch"
-    assert reg.names("reporters") == ["console", "plot"]
+    assert [n for n in reg.names("reporters") if reg.reporter(n).dist == "cnnpipe"] == ["console", "plot"]
     assert reg.names("backends") == ["mxnet", "torch"]
     assert "lenet" in reg.names("models") and "fashion-mnist" in reg.names("datasets")
 
@@ -119,4 +119,4 @@ def test_disable_by_option_and_environment(install_plugin):
 
 def test_builtin_plugins_can_be_disabled_too():
     result = cli("--disable-plugin", "reporters", "list", "reporters")
-    assert result.returncode == 0 and result.stdout.strip() == ""
+    assert result.returncode == 0 and "[cnnpipe]" not in result.stdout  # installed trackers may remain

@@ -17,6 +17,10 @@ network, its optimizer and the data on the device).  The core calls, in this ord
         session.save_params(tmp); session.save_optimizer(tmp)      # the core makes them atomic
     session.save_params(tmp)                                        # the final model.params
 
+After training, ``cnnpipe evaluate``, ``predict`` and ``export`` open a session for a run folder's saved
+configuration, ``session.load(params, None)`` and then call ``evaluate``, ``predict`` or
+``backend.export(session, format, path)`` for a format of ``backend.export_formats``.
+
 Shared semantics every backend keeps, so that one model trains alike on each:
 
 - Initialisers (``config.init``): ``xavier`` is Gluon's ``Xavier()`` (uniform in ``±sqrt(3 / ((fan_in +
@@ -72,6 +76,18 @@ class Backend(ABC):
     def session(self, run: Run) -> Session:
         """The network of ``run.model`` built with ``run.config.arch`` on ``run.config.device``, the run's data
         on that device; parameters are set by :meth:`Session.initialize` or :meth:`Session.load`."""
+
+    #: Formats :meth:`export` writes, each with the suffix of the file it writes (``{"onnx": ".onnx"}``).
+    export_formats: dict[str, str] = {}
+
+    def export(self, session: Session, format: str, path: Path) -> list[Path]:
+        """Write ``session``'s network in ``format`` (a key of :attr:`export_formats`) to ``path``, which ends
+        in that format's suffix, and any companion files beside it; returns every file written.
+
+        The exported network takes what :meth:`Session.predict` feeds the network: float32 ``(N, C, H, W)``
+        images scaled to [0, 1] (resized when the run resized), and gives the scores before softmax.
+        """
+        raise UsageError(f"backend '{self.name}' exports no format")
 
 
 class Session(ABC):

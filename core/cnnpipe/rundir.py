@@ -142,25 +142,44 @@ class RunDir(os.PathLike):
         files need only be there and not be empty).
         """
         damaged = []
-        folders = (self.path / CHECKPOINTS).glob("epoch-*")
-        for folder in sorted(folders, key=lambda f: (len(f.name), f.name), reverse=True):  # epoch-1000 after epoch-999
-            state = folder / STATE
-            if not state.is_file():
-                continue  # never completed: the run stopped while writing it
-            try:
-                epoch, history, recorded = self._read_state(folder)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                damaged.append((state, str(exc) or type(exc).__name__))
+        for folder in self._checkpoint_folders():
+            found = self._inspect(folder)
+            if found is None:
                 continue
-            problem = None
-            for needed in (folder / PARAMS, self.optimizer_file(epoch)):
-                problem = file_problem(needed, recorded.get(needed.name))
-                if problem:
-                    damaged.append((needed, problem))
-                    break
-            if problem is None:
-                return epoch, history, damaged
+            if isinstance(found[0], Path):
+                damaged.append(found)
+                continue
+            return found[0], found[1], damaged
         return 0, [], damaged
+
+    def checkpoints(self) -> tuple[list[tuple[int, list]], list[tuple[Path, str]]]:
+        """``(intact, damaged)``: ``(epoch, history)`` of every complete checkpoint whose files are whole,
+        newest first, and ``(file, what is wrong)`` of each damaged one (reads every checkpoint's files)."""
+        intact, damaged = [], []
+        for folder in self._checkpoint_folders():
+            found = self._inspect(folder)
+            if found is not None:
+                (damaged if isinstance(found[0], Path) else intact).append(found)
+        return intact, damaged
+
+    def _checkpoint_folders(self) -> list[Path]:
+        folders = (self.path / CHECKPOINTS).glob("epoch-*")
+        return sorted(folders, key=lambda f: (len(f.name), f.name), reverse=True)  # epoch-1000 after epoch-999
+
+    def _inspect(self, folder: Path):
+        """``None`` for a checkpoint never completed, ``(epoch, history)`` for a whole one, ``(file, problem)`` else."""
+        state = folder / STATE
+        if not state.is_file():
+            return None  # the run stopped while writing it
+        try:
+            epoch, history, recorded = self._read_state(folder)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return state, str(exc) or type(exc).__name__
+        for needed in (folder / PARAMS, self.optimizer_file(epoch)):
+            problem = file_problem(needed, recorded.get(needed.name))
+            if problem:
+                return needed, problem
+        return epoch, history
 
     def _read_state(self, folder: Path) -> tuple[int, list, dict]:
         data = json.loads((folder / STATE).read_text())

@@ -117,4 +117,6 @@ def main(ctx, debug, disable):
     ctx.obj = {"debug": debug, "disable": disable}
 
 
-from . import containers, image, jobs, listing, run, schedule  # noqa: E402  (commands register themselves on main)
+from . import (  # noqa: E402  (commands register themselves on main)
+    containers, evaluate, export, image, install, jobs, listing, run, runs, schedule, sweep,
+)

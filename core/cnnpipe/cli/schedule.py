@@ -40,10 +40,12 @@ def schedule():
 @click.option("--backoff", type=float, default=60, show_default=True, metavar="SECONDS",
               help="Wait before the first retry; doubles for each further one.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop a job that runs longer and record it failed.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="Make each job a sweep (cnnpipe sweep) over these values; repeatable.")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="-- MODEL DATASET [RUN OPTIONS]")
 @click.pass_context
-def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, run_args):
-    """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot."""
+def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, grid, run_args):
+    """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot (with --grid: a sweep)."""
     from ..pipeline import resolve
     from ..schedule import resources, slots
     from ..schedule.define import define
@@ -55,6 +57,8 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
                  retries=retries, backoff=backoff, timeout=timeout if timeout is not None else run["timeout"],
                  memory=run["memory"], cpus=run["cpus"], now=time.time(),
                  available_gpus=resources.configured().gpus if gpus else ())
+    if grid:
+        new = replace(new, request=scheduled_sweep(ctx, new.request, run, grid))
     # Asked of the engine only once everything else is known to be right.
     chosen = image or run["image"] or os.environ.get("CNNPIPE_IMAGE")
     if chosen:
@@ -66,6 +70,17 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
     store.add_schedule(new)
     nxt = slots.next_slot(new.cron, tz, new.last_slot)
     click.echo(f"added schedule {name}: {new.request.model} on {new.request.dataset}, next slot {slots.show(nxt, tz)}")
+
+
+def scheduled_sweep(ctx, request, run: dict, grid):
+    """``request`` made to run ``cnnpipe sweep`` over ``grid`` in its container, each combination checked now."""
+    from .. import sweep
+
+    grid = sweep.parse_grid(grid)
+    for combination in sweep.combinations(grid):
+        sweep.resolve_combination(load_registry(ctx), run["model"], run["dataset"], combination,
+                                  options=run["options"], sets=run["sets"], config_file=run["config_file"])
+    return replace(request, command="sweep", args=list(request.args) + sweep.grid_args(grid))
 
 
 def scheduled_run(args, gpus: int) -> dict:
@@ -179,7 +194,8 @@ def show(name):
     for key in ("model", "dataset", "image", "gpus", "memory", "cpus", "out_dir", "data_dir"):
         value = getattr(s.request, key) if s.request else None
         click.echo(f"{key:<18} {'-' if value is None else value}")
-    click.echo(f"{'container args':<18} cnnpipe run {' '.join(s.request.args) if s.request else '-'}")
+    command = f"cnnpipe {s.request.command} {' '.join(s.request.args)}" if s.request else "-"
+    click.echo(f"{'container args':<18} {command}")
     problem = trouble(s)
     if problem:
         click.echo(f"{'cannot fire':<18} {problem}")

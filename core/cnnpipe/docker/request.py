@@ -39,6 +39,7 @@ class ContainerRequest:
     timeout: float | None = None  # seconds
     labels: dict = field(default_factory=dict)   # added to the container's labels (always also {"cnnpipe": "job"})
     env: dict = field(default_factory=dict)      # extra environment variables inside the container
+    command: str = "run"                         # the cnnpipe command that takes ``args``: run, or sweep
 
 
 def toml_value(value) -> str:
@@ -102,7 +103,7 @@ def create_kwargs(request: ContainerRequest, user: tuple[int, int], runs_dir: Pa
         mounts.append(Mount(DATA, str(request.data_dir), type="bind", read_only=True))
     kwargs = {
         "image": request.image,
-        "command": ["cnnpipe", "run", *request.args],
+        "command": ["cnnpipe", request.command, *request.args],
         "user": f"{user[0]}:{user[1]}",
         "network_mode": "none",
         "read_only": True,

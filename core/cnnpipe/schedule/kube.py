@@ -55,7 +55,7 @@ def cronjob(schedule: Schedule) -> dict:
     container = {
         "name": "train",
         "image": request.image,
-        "command": ["cnnpipe", "run"],
+        "command": ["cnnpipe", request.command],
         "args": list(request.args),
         "volumeMounts": [{"name": "runs", "mountPath": RUNS}],
     }

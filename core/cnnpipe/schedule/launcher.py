@@ -68,7 +68,7 @@ class DockerLauncher:
             image=request.image, args=list(request.args), out_dir=Path(job.out_dir),
             data_dir=Path(request.data_dir) if request.data_dir else None,
             gpus=gpu_ids(job.gpus), memory=request.memory, cpus=request.cpus, timeout=request.timeout,
-            labels=job_labels(self.store_id, job),
+            labels=job_labels(self.store_id, job), command=request.command,
         ))
         return started.id[:12]
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 @dataclass(frozen=True)
 class Request:
-    """The container a schedule's jobs run: ``cnnpipe run ARGS`` in ``image`` with these limits and folders."""
+    """The container a schedule's jobs run: ``cnnpipe COMMAND ARGS`` in ``image`` with these limits and folders."""
 
     model: str
     dataset: str
@@ -25,6 +25,7 @@ class Request:
     memory: str | None = None
     cpus: float | None = None
     timeout: float | None = None  # seconds; copied from the schedule into each job
+    command: str = "run"          # the cnnpipe command that takes ``args``: run, or sweep (schedule add --grid)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

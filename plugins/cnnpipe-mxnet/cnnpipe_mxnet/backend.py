@@ -10,6 +10,8 @@ from cnnpipe.backend import Backend, Session, build_network, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
+from . import export as exports
+
 INITIALIZERS = {
     "xavier": init.Xavier,
     "normal": lambda: init.Normal(0.01),
@@ -130,6 +132,11 @@ class MXNetBackend(Backend):
 
     def session(self, run) -> "GluonSession":
         return GluonSession(run)
+
+    export_formats = exports.FORMATS
+
+    def export(self, session, format, path):
+        return exports.export(session, format, path)
 
 
 class GluonSession(Session):

@@ -13,6 +13,8 @@ from cnnpipe.backend import Backend, Session, build_network, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
+from . import export as exports
+
 # The names MXNet's optimizers have, with MXNet's defaults (momentum 0; Adam's epsilon 1e-8).
 OPTIMIZERS = {
     "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
@@ -127,6 +129,11 @@ class TorchBackend(Backend):
 
     def session(self, run) -> "TorchSession":
         return TorchSession(run)
+
+    export_formats = exports.FORMATS
+
+    def export(self, session, format, path):
+        return exports.export(session, format, path)
 
 
 class TorchSession(Session):
