@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .config import RunConfig
+    from .distributed.engine import Engine
+    from .distributed.environment import Environment
     from .run import Run
     from .specs import Data, ModelSpec
 
@@ -72,6 +74,13 @@ class Backend(ABC):
     def session(self, run: Run) -> Session:
         """The network of ``run.model`` built with ``run.config.arch`` on ``run.config.device``, the run's data
         on that device; parameters are set by :meth:`Session.initialize` or :meth:`Session.load`."""
+
+    def join(self, environment: Environment, config: RunConfig) -> Engine:
+        """Join the run of several processes ``environment`` describes, as a worker, and return the engine that
+        connects this rank to the others (see :mod:`cnnpipe.distributed.engine`).  With ``run.world.size > 1``
+        the session keeps every rank's parameters equal and divides the summed gradient by the total batch,
+        ``batch_size * size``.  A backend whose ``BackendSpec.launcher`` is set implements this."""
+        raise UsageError(f"backend '{self.name}' trains in one process only")
 
 
 class Session(ABC):

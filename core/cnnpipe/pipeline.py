@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, replace
 
 from . import __version__, config as cfg
+from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError
 from .rundir import RunDir
-from .run import Run
+from .run import Run, World
 from .specs import CLASSIFICATION, BackendSpec, DatasetSpec, ModelSpec, ReporterSpec
 
 RESUME_MAY_CHANGE = {"epochs", "device", "reporters"}
@@ -73,6 +74,7 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
+    distributed.check(config, backend)
     return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters))
 
 
@@ -159,26 +161,38 @@ def check_task(model: ModelSpec, dataset: DatasetSpec, data) -> None:
         raise UsageError(f"model '{model.name}' learns image targets ({model.task}); dataset '{dataset.name}' has class labels")
 
 
-def prepare(registry, resolved: Resolved):
-    """Everything up to the first epoch: returns ``(run, reporters)``; nothing is written on a user error."""
+def prepare(registry, resolved: Resolved, *, join=None, held: bool = False):
+    """Everything up to the first epoch: returns ``(run, reporters)``; nothing is written on a user error.
+
+    In a run of several processes ``join(backend)`` returns this process's :class:`World` once every check
+    has passed; only its leader writes the folder, and with ``held`` the launching process holds its lock.
+    """
     config = resolved.config
     backend = resolved.backend.load()
     data = load_data(resolved.dataset, config)
     check_task(resolved.model, resolved.dataset, data)
     backend.check(config, resolved.model, data)
-    run = Run(config, registry, resolved.model, resolved.dataset, backend, data, None, resolved.history)
+    if len(data.train_X) < config.workers:
+        raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
+    world = join(backend) if join else World()
+    run = Run(config, registry, resolved.model, resolved.dataset, backend, data, None, resolved.history, world)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
+    run.run_dir = resolved.run_dir
+    if not world.leader:
+        return run, reporters
     if resolved.run_dir is None:
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
-        run.run_dir.write_config({
+        record = {
             "config": config.to_dict(),
             "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
+        }
+        if config.workers > 1:
+            record["distributed"] = distributed.record(config, resolved.backend)
+        run.run_dir.write_config(record)
+    if not held:
         run.run_dir.lock()
-    else:
-        run.run_dir = resolved.run_dir
-        run.run_dir.lock()
+    if resolved.run_dir is not None:
         run.run_dir.remove_leftovers()
         saved = run.run_dir.read_config()
         saved["config"] = config.to_dict()

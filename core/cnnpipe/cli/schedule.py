@@ -79,7 +79,7 @@ def scheduled_run(args, gpus: int) -> dict:
     params = parsed.params
     if not params.get("model") or not params.get("dataset"):
         raise UsageError("give MODEL and DATASET after --, for example: -- lenet fashion-mnist --epochs 10")
-    for key in ("resume", "debug"):
+    for key in ("resume", "debug", "port"):
         if params.get(key):
             raise UsageError(f"--{key} cannot be scheduled")
     if params["runner"] == "local" and parsed.get_parameter_source("runner") == ParameterSource.COMMANDLINE:

@@ -71,6 +71,10 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
         args += ["--resize", str(config.resize)]
     if config.limit:
         args += ["--limit", str(config.limit)]
+    if config.workers > 1:
+        args += ["--workers", str(config.workers)]
+    if config.servers:
+        args += ["--servers", str(config.servers)]
     for name in config.reporters:
         args += ["--reporter", name]
     for key, value in sorted(config.arch.items()):
