@@ -50,7 +50,8 @@ class Output:
             pass  # nobody reads the terminal any more: the run and its log go on
 
     def _write(self, level: str, label: str, text: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"  # as logging's
         self.log.write(f"{stamp} {level} {label}: {text}\n")
         self.log.flush()
 
