@@ -225,7 +225,7 @@ def failure_line(p: Process, code: int) -> str:
     if p.source.label == "torchrun":
         cause = torchrun_cause(p.source.tail)
         if cause:
-            return cause + "; torchrun stopped the other ranks"
+            return cause
     return f"{name(p)} (pid {p.popen.pid}) {describe_exit(code)}"
 
 
