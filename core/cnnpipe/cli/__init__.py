@@ -65,4 +65,4 @@ def main(ctx, debug, disable):
     ctx.obj = {"debug": debug, "disable": disable}
 
 
-from . import image, jobs, listing, run, schedule  # noqa: E402  (commands register themselves on main)
+from . import image, jobs, listing, manifest, run, schedule  # noqa: E402  (commands register themselves on main)

@@ -12,6 +12,7 @@ import click
 
 from ..errors import UsageError
 from . import load_registry, main
+from .options import parse_run_args
 
 
 def open_store():
@@ -67,7 +68,7 @@ def scheduled_run(args, gpus: int) -> dict:
     """The run options after ``--`` as plain values, parsed like ``cnnpipe run``'s; what cannot be scheduled is refused."""
     from click.core import ParameterSource
 
-    from .options import parse_run_args, settings_of
+    from .options import settings_of
 
     args = list(args)
     if "-h" in args or "--help" in args:
@@ -185,12 +186,22 @@ def run_now(name):
 @click.argument("name")
 @click.option("--kubernetes", is_flag=True, required=True, help="Write a Kubernetes CronJob (JSON, for kubectl apply -f).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
-def export(name, kubernetes, output):
-    """Write the Kubernetes CronJob equivalent to schedule NAME."""
+@click.pass_context
+def export(ctx, name, kubernetes, output):
+    """Write the Kubernetes CronJob equivalent to schedule NAME (with its Service and NetworkPolicy when the run
+    has several workers, which its Jobs then start as an Indexed Job)."""
     from ..files import atomic_path
     from ..schedule.kube import cronjob
 
-    text = json.dumps(cronjob(open_store().schedule(name)), indent=2) + "\n"
+    row = open_store().schedule(name)
+    manifest = cronjob(row)
+    run = parse_run_args(row["spec"]["args"]).params
+    if (run["workers"] or 1) > 1:
+        from ..distributed.manifests import scheduled
+
+        launcher = load_registry(ctx).backend(run["backend"]).launcher
+        manifest = scheduled(manifest, launcher, run["workers"], run["servers"], row["spec"]["gpus"], row["retries"])
+    text = json.dumps(manifest, indent=2) + "\n"
     if output:
         with atomic_path(output) as tmp:
             tmp.write_text(text)
