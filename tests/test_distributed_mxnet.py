@@ -75,7 +75,10 @@ def test_the_book_recipe_on_two_workers_records_them(tmp_path):
     assert "done: test acc" in result.stderr
 
 
-def test_a_killed_worker_stops_the_run_and_resume_finishes_it(tmp_path):
+@pytest.fixture
+def in_epoch_2(tmp_path):
+    """A 2-worker run started by cnnpipe's launcher, just past its first checkpoint: ``(launcher, out)``; every
+    process of the launch is killed afterwards, whatever the test did."""
     out = tmp_path / "runs"
     launcher, launch_id = None, None
     try:
@@ -83,45 +86,41 @@ def test_a_killed_worker_stops_the_run_and_resume_finishes_it(tmp_path):
                          "--device", "cpu", "--out", str(out))
         assert wait_for(lambda: any(out.glob("*/checkpoints/epoch-001/state.json")), 180), "no first checkpoint"
         launch_id = launch_of(launcher.pid)
-        workers = [pid for pid in children_of(launcher.pid) if environ_of(pid).get("DMLC_ROLE") == "worker"]
-        assert len(workers) == 2
-        os.kill(workers[1], signal.SIGKILL)  # in epoch 2: its checkpoint is written only after the epoch
-        _, err = launcher.communicate(timeout=60)
-        assert launcher.returncode == 1
-        last = err.strip().splitlines()[-1]
-        assert last.startswith("cnnpipe: error: ") and f"(pid {workers[1]}) was killed by SIGKILL" in last, err
-        assert "rank " in last and "--resume" in last
-        assert wait_for(lambda: not pids_with(LAUNCH_VAR, launch_id), 10), "a process of the run is left"
-        folder = only_folder(out)
-        assert RunDir(folder).last_checkpoint()[0] == 1
-        summary = json.loads((folder / "summary.json").read_text())
-        assert summary["status"] == "failed" and "SIGKILL" in summary["error"]
-        assert "ERROR launcher: " in (folder / "run.log").read_text()
-        resumed = cli("run", "--resume", str(folder))
-        assert resumed.returncode == 0, resumed.stderr
-        assert [m["epoch"] for m in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3]
-        assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
+        yield launcher, out, launch_id
     finally:
         kill_all(launcher, LAUNCH_VAR, launch_id)
 
 
-def test_ctrl_c_stops_every_process_and_says_how_to_continue(tmp_path):
-    out = tmp_path / "runs"
-    launcher, launch_id = None, None
-    try:
-        launcher = start("run", "lenet", "fashion-mnist", "--workers", "2", "--limit", "20000", "--epochs", "3",
-                         "--device", "cpu", "--out", str(out))
-        assert wait_for(lambda: any(out.glob("*/checkpoints/epoch-001/state.json")), 180), "no first checkpoint"
-        launch_id = launch_of(launcher.pid)
-        launcher.send_signal(signal.SIGINT)
-        _, err = launcher.communicate(timeout=60)
-        assert launcher.returncode == 130, err
-        assert "interrupted; continue with: cnnpipe run --resume" in err.strip().splitlines()[-1]
-        assert wait_for(lambda: not pids_with(LAUNCH_VAR, launch_id), 10), "a process of the run is left"
-        summary = json.loads((only_folder(out) / "summary.json").read_text())
-        assert summary["status"] == "interrupted"
-    finally:
-        kill_all(launcher, LAUNCH_VAR, launch_id)
+def test_a_killed_worker_stops_the_run_and_resume_finishes_it(in_epoch_2):
+    launcher, out, launch_id = in_epoch_2
+    workers = [pid for pid in children_of(launcher.pid) if environ_of(pid).get("DMLC_ROLE") == "worker"]
+    assert len(workers) == 2
+    os.kill(workers[1], signal.SIGKILL)  # in epoch 2: its checkpoint is written only after the epoch
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("cnnpipe: error: ") and f"(pid {workers[1]}) was killed by SIGKILL" in last, err
+    assert "rank " in last and "--resume" in last
+    assert wait_for(lambda: not pids_with(LAUNCH_VAR, launch_id), 10), "a process of the run is left"
+    folder = only_folder(out)
+    assert RunDir(folder).last_checkpoint()[0] == 1
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "failed" and "SIGKILL" in summary["error"]
+    assert "ERROR launcher: " in (folder / "run.log").read_text()
+    resumed = cli("run", "--resume", str(folder))
+    assert resumed.returncode == 0, resumed.stderr
+    assert [m["epoch"] for m in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3]
+    assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
+
+
+def test_ctrl_c_stops_every_process_and_says_how_to_continue(in_epoch_2):
+    launcher, out, launch_id = in_epoch_2
+    launcher.send_signal(signal.SIGINT)
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 130, err
+    assert "interrupted; continue with: cnnpipe run --resume" in err.strip().splitlines()[-1]
+    assert wait_for(lambda: not pids_with(LAUNCH_VAR, launch_id), 10), "a process of the run is left"
+    assert json.loads((only_folder(out) / "summary.json").read_text())["status"] == "interrupted"
 
 
 def test_mxnet_launch_py_starts_cnnpipe_run_in_every_role(tmp_path):
