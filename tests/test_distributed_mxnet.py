@@ -113,9 +113,10 @@ def test_a_killed_worker_stops_the_run_and_resume_finishes_it(in_epoch_2):
     assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
 
 
-def test_ctrl_c_stops_every_process_and_says_how_to_continue(in_epoch_2):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_every_process_and_says_how_to_continue(in_epoch_2, sig):
     launcher, out, launch_id = in_epoch_2
-    launcher.send_signal(signal.SIGINT)
+    launcher.send_signal(sig)
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 130, err
     assert "interrupted; continue with: cnnpipe run --resume" in err.strip().splitlines()[-1]

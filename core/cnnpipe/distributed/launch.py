@@ -122,8 +122,12 @@ class Launch:
         self.lines: queue.Queue = queue.Queue()
 
     def run(self) -> Result:
-        """Start every process and wait until all have finished, or one has failed and the rest are stopped."""
+        """Start every process and wait until all have finished, or one has failed and the rest are stopped.
+
+        Ctrl-C, or SIGTERM (``docker stop``, systemd), interrupts them all.
+        """
         readers = []
+        previous = _interrupt_on_sigterm()
         try:
             for p in self.processes:
                 p.popen = subprocess.Popen(
@@ -143,6 +147,8 @@ class Launch:
             self._stop(signal.SIGINT)
         finally:
             self._stop(signal.SIGKILL)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         for reader in readers:
             reader.join(timeout=self.grace)
         self._drain()
@@ -206,6 +212,17 @@ class Launch:
                 pass
         for popen in started:
             popen.wait()
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM interrupt this process as Ctrl-C does; returns the handler to restore (None off the main thread)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        return None
 
 
 def _signal_group(pid: int, sig: int) -> None:

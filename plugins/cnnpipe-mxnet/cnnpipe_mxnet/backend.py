@@ -165,6 +165,7 @@ class GluonSession(Session):
         self.net.hybridize(**HYBRIDIZE)
         self.optimizer = gluon.Trainer(self.net.collect_params(), self.cfg.optimizer.lower(),
                                        {"learning_rate": self.cfg.lr}, **distributed.trainer_options(self.world))
+        distributed.start(self.optimizer, self.world)
 
     def initialize(self) -> None:
         # Gluon draws the parameters at the first forward pass, which used to come after the first epoch's seed.

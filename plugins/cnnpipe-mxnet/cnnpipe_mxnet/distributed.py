@@ -75,6 +75,30 @@ def trainer_options(world) -> dict:
     return {"kvstore": world.engine.kvstore, "update_on_kvstore": False}
 
 
+def start(trainer, world) -> None:
+    """Put ``trainer``'s parameters on the kvstore before the first step: every worker takes rank 0's, and no worker
+    pushes a gradient before all of them have."""
+    if world.size == 1:
+        return
+    # Gluon would broadcast the parameters lazily at the first step, through the keys it then sums the gradients
+    # on. Seen here: a worker whose pull of the parameters is served after the first gradients have arrived takes
+    # their sum for its weights (about one run in six), and broadcasting eagerly lets MXNet 1.9.1 send a key's
+    # initial value after the barrier that should follow it (the server aborts: "init 3 first"). So each step is
+    # waited for: rank 0 initialises every key from copies, all wait, all pull rank 0's values, all wait.
+    # (The underscored names are Gluon 1.9.1's; cnnpipe-mxnet pins mxnet 1.9.1.)
+    kvstore = world.engine.kvstore
+    trainer._init_kvstore()
+    params = [(trainer._param2idx[p.name], p) for p in trainer._params]
+    kvstore.init([i for i, _ in params], [p.data().copy() for _, p in params])
+    nd.waitall()
+    kvstore._barrier()
+    for i, p in params:
+        kvstore.pull(i, out=p.data())
+    nd.waitall()
+    kvstore._barrier()
+    trainer._params_to_init = []
+
+
 def rank_device(device: str, local_rank: int) -> str:
     """A worker's device: ``gpu`` and ``auto`` (on a machine with GPUs) mean the GPU numbered by its local rank."""
     if device in ("gpu", "auto") and mx.context.num_gpus():
