@@ -63,15 +63,16 @@ def test_two_ranks_train_like_one_process_with_the_total_batch(tmp_path):
 def test_torchrun_starts_cnnpipe_run_as_each_rank(tmp_path):
     marker = uuid.uuid4().hex
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
-               "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--local-addr", "127.0.0.1", "-m", "cnnpipe", "run",
+               "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--local-addr", "127.0.0.1",
+               "--log-dir", str(tmp_path / "torchrun"), "-m", "cnnpipe", "run",
                "lenet", "fashion-mnist", "--backend", "torch", "--limit", "2000", "--epochs", "1", "--device", "cpu",
-               "--out", str(tmp_path)]
+               "--out", str(tmp_path / "runs")]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "CNNPIPE_TEST_MARK": marker}, start_new_session=True)
     try:
         _, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
-        folder = only_folder(tmp_path)
+        folder = only_folder(tmp_path / "runs")
         assert json.loads((folder / "config.json").read_text())["config"]["workers"] == 2
         assert "rank 0: epoch 1" in (folder / "run.log").read_text()
         assert "[rank 1] INFO epoch 1" in err
