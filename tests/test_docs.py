@@ -28,3 +28,14 @@ def test_every_hook_is_implemented_somewhere_tested():
     sources += "".join(p.read_text() for p in (ROOT / "plugins").rglob("*.py"))
     for name in HOOKS:
         assert f"def {name}(" in sources, name
+
+
+def test_the_distributed_figures_in_the_docs_come_from_the_benchmark_file():
+    written = (ROOT / "benchmarks" / "distributed.md").read_text().splitlines()
+    rows = [line for line in (ROOT / "docs" / "distributed.md").read_text().splitlines()
+            if line.startswith("| ") and any(ch.isdigit() for ch in line)]
+    tables = [row for row in rows if row.split("|")[1].strip() in
+              ("mxnet, 1 worker", "mxnet, 2 workers", "torch, 1 worker", "torch, 2 workers", "resnet18", "lenet", "10", "25", "100")]
+    assert len(tables) > 20
+    for row in tables:
+        assert row in written, f"not in benchmarks/distributed.md: {row}"

@@ -13,9 +13,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "core" / "cnnpipe"
-PACKAGES = {"cli": 4, "schedule": 3, "docker": 2}
+PACKAGES = {"cli": 4, "schedule": 3, "kube": 3, "docker": 2}
 BASE = {"specs", "errors", "files", "__init__"}
-NAMES = {4: "cli", 3: "schedule", 2: "docker", 1: "the run (pipeline, run, ...)", 0: "specs, errors, files"}
+NAMES = {4: "cli", 3: "schedule and kube", 2: "docker", 1: "the run (pipeline, run, ...)", 0: "specs, errors, files"}
 
 
 def module_name(path: Path) -> str:

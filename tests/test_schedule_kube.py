@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cnnpipe.cli import main
-from cnnpipe.schedule.kube import cronjob, k8s_name
+from cnnpipe.kube.cronjob import cronjob, cronjob_name as k8s_name
 from cnnpipe.schedule.store import Store
 
 VERSION = "1.30.0"  # CronJob.spec.timeZone is stable since 1.27
@@ -95,7 +95,7 @@ def test_pods_get_the_lockdown_of_a_docker_job(exported):
 
 
 def test_lock_down_serves_any_pod_spec():
-    from cnnpipe.schedule.kube import lock_down
+    from cnnpipe.kube.pods import lock_down
 
     pod = lock_down({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]})
     assert all(c["securityContext"]["readOnlyRootFilesystem"] for c in pod["containers"])

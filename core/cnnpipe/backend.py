@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .config import RunConfig
+    from .distributed.engine import Engine
+    from .distributed.environment import Environment
     from .run import Run
     from .specs import Data, ModelSpec
 
@@ -88,6 +90,13 @@ class Backend(ABC):
         images scaled to [0, 1] (resized when the run resized), and gives the scores before softmax.
         """
         raise UsageError(f"backend '{self.name}' exports no format")
+
+    def join(self, environment: Environment, config: RunConfig) -> Engine:
+        """Join the run of several processes ``environment`` describes, as a worker, and return the engine that
+        connects this rank to the others (see :mod:`cnnpipe.distributed.engine`).  With ``run.world.size > 1``
+        the session keeps every rank's parameters equal and divides the summed gradient by the total batch,
+        ``batch_size * size``.  A backend whose ``BackendSpec.launcher`` is set implements this."""
+        raise UsageError(f"backend '{self.name}' trains in one process only")
 
 
 class Session(ABC):

@@ -40,6 +40,8 @@ class RunConfig:
     limit: Optional[int] = None
     data_dir: Optional[str] = None
     arch: dict = field(default_factory=dict)
+    workers: int = 1  # training processes; batch_size is per worker (see docs/distributed.md)
+    servers: Optional[int] = None  # MXNet's parameter servers (default 1 when workers > 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,7 +179,7 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     """``value`` of setting ``key`` checked and normalised; a one-line :class:`UsageError` naming both otherwise."""
     if value is None:
         return None
-    if key in ("epochs", "batch_size", "resize", "limit"):
+    if key in ("epochs", "batch_size", "resize", "limit", "workers", "servers"):
         return _whole(key, value, source, 1)
     if key == "seed":
         return _whole(key, value, source, 0, SEED_MAX)

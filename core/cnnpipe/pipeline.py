@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 
 from . import __version__, config as cfg, training
 from .datacheck import check_data
+from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
 from .events import check_reporter
 from .rundir import RunDir
-from .run import Run
+from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
 
 RESUME_MAY_CHANGE = {"epochs", "device", "reporters"}
@@ -89,6 +90,7 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
+    distributed.check(config, backend)
     notes = (note,) if note else ()
     return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), notes=notes)
 
@@ -112,14 +114,17 @@ def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:
     return tuple({spec.name: spec for spec in chosen}.values())
 
 
-def resolve_resume(registry, path, model_name=None, dataset_name=None, *, options=None, sets=(), config_file=None) -> Resolved:
+def resolve_resume(registry, path, model_name=None, dataset_name=None, *, options=None, sets=(), config_file=None,
+                   lock: bool = True) -> Resolved:
     """A run to continue: the saved configuration of ``path`` with the few settings a resumed run may change.
 
     The folder is locked first, so that a second process resuming it stops here; nothing in it is
-    written until :func:`prepare` has checked everything.
+    written until :func:`prepare` has checked everything.  The processes of a distributed run pass
+    ``lock=False``: their launcher, or their leader in :func:`prepare`, holds the folder.
     """
     run_dir = RunDir.open(path)
-    run_dir.lock()
+    if lock:
+        run_dir.lock()
     saved = run_dir.read_config()["config"]
     for given, key in ((model_name, "model"), (dataset_name, "dataset")):
         if given is not None and given != saved.get(key):
@@ -186,34 +191,47 @@ def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     return data
 
 
-def prepare(registry, resolved: Resolved):
+def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, session: bool = True):
     """Everything up to the first epoch: returns ``(run, reporters)``.
 
     Every check comes first: data, backend, reporters, the checkpoint a resumed run starts from.
     Only then is the run folder created (or, when resumed, its records rewritten), so a failing check
-    leaves nothing behind.
+    leaves nothing behind.  In a run of several processes ``join(backend)`` returns this process's
+    :class:`World` once every check has passed; only its leader writes the folder, and with ``held`` the
+    launching process holds its lock.  ``session=False`` (that launcher) opens no backend session.
     """
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
     backend = plugin_call(f"{named} failed to load", resolved.backend.load)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
-    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history)
+    if len(data.train_X) < config.workers:
+        raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
+    world = join(backend) if join else World()
+    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
-    run.session = training.open_session(run)
+    if session:
+        run.session = training.open_session(run)
+    if not world.leader:
+        return run, reporters
     if resolved.run_dir is None:
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
+        record = {
+            "config": config.to_dict(),
+            "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        if config.workers > 1:
+            record["distributed"] = distributed.record(config, resolved.backend)
         try:
-            run.run_dir.write_config({
-                "config": config.to_dict(),
-                "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            })
+            run.run_dir.write_config(record)
         except BaseException:
             shutil.rmtree(run.run_dir.path, ignore_errors=True)  # a full disk, say: no folder without its config
             raise
-        run.run_dir.lock()
+        if not held:
+            run.run_dir.lock()
     else:
-        run.run_dir.lock()
+        if not held:
+            run.run_dir.lock()
         run.run_dir.remove_leftovers()
         saved = run.run_dir.read_config()
         saved["config"] = config.to_dict()

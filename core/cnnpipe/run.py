@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import training
 from .errors import CnnpipeError, PluginError, one_line
@@ -16,19 +17,35 @@ from .events import Events
 from .rundir import RunDir
 
 log = logging.getLogger("cnnpipe.run")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 @dataclass(frozen=True)
 class World:
-    """Where this process stands in a run of several processes: ``rank`` of ``size`` (0 of 1 alone)."""
+    """Where this process stands in a run of several processes: ``rank`` of ``size`` (0 of 1 alone).
+
+    ``engine`` (a :class:`cnnpipe.distributed.engine.Engine`) connects the ranks when ``size > 1``.
+    """
 
     rank: int = 0
     size: int = 1
+    engine: Any = field(default=None, compare=False, repr=False)
 
     @property
     def leader(self) -> bool:
         """The one process that writes the run folder."""
         return self.rank == 0
+
+    def shard(self, order):
+        """This rank's part of an epoch's ``order``: every ``size``-th example from position ``rank`` on, the same
+        number on every rank (``len(order) // size``; the fewer than ``size`` left over sit this epoch out)."""
+        if self.size == 1:
+            return order
+        return order[self.rank::self.size][:len(order) // self.size].copy()  # contiguous, as backends expect
+
+    def sum(self, values) -> list[float]:
+        """``values`` summed over every rank (themselves alone)."""
+        return list(values) if self.size == 1 else self.engine.sum(values)
 
 
 class Run:
@@ -88,8 +105,8 @@ class Run:
             "test_acc": last.get("test_acc"),
             "train_time": sum(m["time"] for m in self.history),
             "wall_time": elapsed,
-            "params": str(self.run_dir.file("model.params")),
-            "run_dir": str(self.run_dir.path),
+            "params": str(self.run_dir.file("model.params")) if self.run_dir else None,
+            "run_dir": str(self.run_dir.path) if self.run_dir else None,
         }
 
 
@@ -128,10 +145,14 @@ def plugin_failure(run: Run, error: BaseException) -> BaseException:
                        f"({backend.dist if backend else '?'}) failed: {one_line(error)}")
 
 
-def execute(run: Run, reporters=()) -> dict:
-    """Train ``run`` with ``reporters`` (``(ReporterSpec, object)`` pairs) observing it; returns the summary."""
-    handler = LogFile(run.run_dir.file("run.log"))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+def execute(run: Run, reporters=(), handler: logging.Handler | None = None) -> dict:
+    """Train ``run`` with ``reporters`` (``(ReporterSpec, object)`` pairs) observing it; returns the summary.
+
+    The run's log goes to ``handler``, by default ``run.log`` in the run folder.
+    """
+    if handler is None:
+        handler = LogFile(run.run_dir.file("run.log"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger("cnnpipe")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -144,7 +165,8 @@ def execute(run: Run, reporters=()) -> dict:
         run.events.remove_reporters()
         root.removeHandler(handler)
         handler.close()
-        run.run_dir.unlock()
+        if run.run_dir is not None:
+            run.run_dir.unlock()
 
 
 def _train(run: Run) -> dict:
@@ -152,7 +174,8 @@ def _train(run: Run) -> dict:
         verb = "finishing (every epoch was trained)"
     else:
         verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
-    log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, run.run_dir.path)
+    where = run.run_dir.path if run.run_dir else "the folder rank 0 writes"
+    log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, where)
     start = time.perf_counter()
     try:
         run.events.emit("cnnpipe_on_run_start", run=run)
@@ -166,22 +189,28 @@ def _train(run: Run) -> dict:
     except BaseException as error:
         exc = plugin_failure(run, error)
         log.error("run %s: %s: %s", failure_status(exc), type(exc).__name__, exc)
-        last = run.history[-1] if run.history else {}
         try:
             if run.world.leader:
-                run.run_dir.write_summary({
-                    "status": failure_status(exc),
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "model": run.config.model,
-                    "dataset": run.config.dataset,
-                    "backend": run.config.backend,
-                    "epochs": len(run.history),
-                    "test_acc": last.get("test_acc"),
-                    "run_dir": str(run.run_dir.path),
-                })
+                run.run_dir.write_summary(failure_summary(run.config, run.history, run.run_dir, failure_status(exc),
+                                                          f"{type(exc).__name__}: {exc}"))
         except Exception as second:  # a full disk, say: the first error is the one to report
             log.error("could not record the failure in summary.json: %s", second)
         run.events.emit_quietly("cnnpipe_on_run_failed", run=run, error=exc)
         if exc is error:
             raise
         raise exc from error
+
+
+def failure_summary(config, history, run_dir: RunDir, status: str, error: str) -> dict:
+    """``summary.json`` of a run that did not finish."""
+    last = history[-1] if history else {}
+    return {
+        "status": status,
+        "error": error,
+        "model": config.model,
+        "dataset": config.dataset,
+        "backend": config.backend,
+        "epochs": len(history),
+        "test_acc": last.get("test_acc"),
+        "run_dir": str(run_dir.path),
+    }

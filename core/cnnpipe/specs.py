@@ -120,13 +120,16 @@ class BackendSpec:
 
     ``load()`` imports the framework and returns a :class:`cnnpipe.backend.Backend`; it raises
     :class:`cnnpipe.errors.UsageError` (saying what to install) when the framework is missing.
-    Nothing heavy is imported before ``load`` is called.
+    Nothing heavy is imported before ``load`` is called.  ``launcher`` names how the backend trains in
+    several processes (``--workers``): ``"ps-lite"`` (MXNet's parameter server, ``DMLC_*`` variables) or
+    ``"torchrun"`` (``torch.distributed.run``); empty when it trains in one process only.
     """
 
     name: str
     load: Callable[[], "Backend"]
     _: KW_ONLY
     summary: str = ""
+    launcher: str = ""
     dist: str = ""
 
 

@@ -124,8 +124,10 @@ class TinyRun:
 
     def __init__(self, model, backend: str, data, arch: dict, lr: float, seed: int = 0, batch_size: int | None = None):
         from cnnpipe.config import RunConfig
+        from cnnpipe.run import World
 
         self.model, self.data = model, data
+        self.world = World()
         self.config = RunConfig(model=model.name, dataset="tiny", epochs=1, batch_size=batch_size or len(data.train_X),
                                 lr=lr, backend=backend, seed=seed, device="cpu", arch=dict(arch))
 

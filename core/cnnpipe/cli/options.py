@@ -20,6 +20,8 @@ SETTINGS = (
     click.option("--out", help="Folder that holds run folders (default ./runs)."),
     click.option("--limit", type=int, help="Use only the first N examples of each split, for quick runs."),
     click.option("--data-dir", help="Folder with the dataset's files (also CNNPIPE_DATA_DIR)."),
+    click.option("--workers", type=int, help="Training processes, each on its own shard; --batch-size is per worker."),
+    click.option("--servers", type=int, help="MXNet's parameter servers for --workers (default 1)."),
 )
 # Options about where and how the run executes, not what it computes.
 EXECUTION = (
@@ -28,6 +30,8 @@ EXECUTION = (
                  help="Override a setting; arch.NAME=VALUE sets an architecture argument."),
     click.option("--resume", metavar="RUN_DIR", help="Continue a run from its last complete epoch."),
     click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+    click.option("--port", type=int, help="With --workers: the scheduler's (MXNet) or rendezvous (PyTorch) port on "
+                                          "127.0.0.1 (default: a free one)."),
     click.option("--runner", type=click.Choice(["local", "docker"]), default="local", show_default=True,
                  help="Run here, or in a container of the job image (see cnnpipe image build)."),
     click.option("--gpus", help="docker: GPUs for the container: all, a count N, or device ids ID,ID."),
@@ -37,7 +41,7 @@ EXECUTION = (
     click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
 )
 SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "seed", "reporters",
-                 "out", "limit", "data_dir")
+                 "out", "limit", "data_dir", "workers", "servers")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
 
 

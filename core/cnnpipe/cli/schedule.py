@@ -13,6 +13,7 @@ import click
 
 from ..errors import UsageError
 from . import load_registry, main
+from .options import parse_run_args
 
 
 def open_store():
@@ -87,7 +88,7 @@ def scheduled_run(args, gpus: int) -> dict:
     """The run options after ``--`` as plain values, parsed like ``cnnpipe run``'s; what cannot be scheduled is refused."""
     from click.core import ParameterSource
 
-    from .options import parse_run_args, settings_of
+    from .options import settings_of
 
     args = list(args)
     if "-h" in args or "--help" in args:
@@ -99,7 +100,7 @@ def scheduled_run(args, gpus: int) -> dict:
     params = parsed.params
     if not params.get("model") or not params.get("dataset"):
         raise UsageError("give MODEL and DATASET after --, for example: -- lenet fashion-mnist --epochs 10")
-    for key in ("resume", "debug"):
+    for key in ("resume", "debug", "port"):
         if params.get(key):
             raise UsageError(f"--{key} cannot be scheduled")
     if params["runner"] == "local" and parsed.get_parameter_source("runner") == ParameterSource.COMMANDLINE:
@@ -243,15 +244,24 @@ def run_now(name):
 @click.argument("name")
 @click.option("--kubernetes", is_flag=True, required=True, help="Write a Kubernetes CronJob (JSON, for kubectl apply -f).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
-def export(name, kubernetes, output):
-    """Write the Kubernetes CronJob equivalent to schedule NAME."""
+@click.pass_context
+def export(ctx, name, kubernetes, output):
+    """Write the Kubernetes CronJob equivalent to schedule NAME (with its Service and NetworkPolicy when the run
+    has several workers, which its Jobs then start as an Indexed Job)."""
     from ..files import atomic_path
-    from ..schedule.kube import cronjob
+    from ..kube.cronjob import cronjob
 
     s = open_store().schedule(name)
     if s.request is None:
         raise UsageError(f"schedule '{name}' cannot be exported: {s.problem}")
-    text = json.dumps(cronjob(s), indent=2) + "\n"
+    manifest = cronjob(s)
+    run = parse_run_args(s.request.args).params if s.request.command == "run" else {}
+    if (run.get("workers") or 1) > 1:
+        from ..kube.distributed import scheduled
+
+        launcher = load_registry(ctx).backend(run["backend"]).launcher
+        manifest = scheduled(manifest, launcher, run["workers"], run["servers"], s.request.gpus, s.retries)
+    text = json.dumps(manifest, indent=2) + "\n"
     if output:
         with atomic_path(output) as tmp:
             tmp.write_text(text)

@@ -3,7 +3,7 @@ keyword arguments that create it locked down.
 
 A job container has no network, a read-only root with a tmpfs ``/tmp``, no capabilities, no new
 privileges and a non-root user; the dataset is mounted read-only at :data:`DATA` and the folder of run
-folders read-write at :data:`RUNS`.  ``schedule/kube.py`` gives Kubernetes pods the same lockdown.
+folders read-write at :data:`RUNS`.  ``kube/pods.py`` gives Kubernetes pods the same lockdown.
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
         args += ["--resize", str(config.resize)]
     if config.limit:
         args += ["--limit", str(config.limit)]
+    if config.workers > 1:
+        args += ["--workers", str(config.workers)]
+    if config.servers:
+        args += ["--servers", str(config.servers)]
     for name in config.reporters:
         args += ["--reporter", name]
     for key, value in sorted(config.arch.items()):

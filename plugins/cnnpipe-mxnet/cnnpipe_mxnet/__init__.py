@@ -21,5 +21,6 @@ def cnnpipe_register_backends(register):
     register(BackendSpec(
         name="mxnet",
         load=load,
+        launcher="ps-lite",
         summary="MXNet/Gluon, the book's framework: hybridized train_ch5 (default)",
     ))

@@ -6,11 +6,11 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 
-from cnnpipe.backend import Backend, Session, build_network, parse_device
+from cnnpipe.backend import Backend, Session, build_network, epoch_seed, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
-from . import export as exports
+from . import distributed, export as exports
 
 INITIALIZERS = {
     "xavier": init.Xavier,
@@ -56,9 +56,11 @@ def device_arrays(X, y, ctx):
 
 
 def device_batches(X, y, batch_size, order=None, resize=None):
-    """Yield device ``(X, y)`` batches of arrays from :func:`device_arrays`, gathered in ``order``."""
-    for start in range(0, X.shape[0], batch_size):
-        stop = min(start + batch_size, X.shape[0])
+    """Yield device ``(X, y)`` batches of arrays from :func:`device_arrays`, gathered in ``order`` (which may hold
+    only some of the examples: a worker's shard)."""
+    n = X.shape[0] if order is None else order.shape[0]
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
         if order is None:
             Xb, yb = X[start:stop], y[start:stop]
         else:
@@ -138,6 +140,9 @@ class MXNetBackend(Backend):
     def export(self, session, format, path):
         return exports.export(session, format, path)
 
+    def join(self, environment, config):
+        return distributed.join(environment, context(distributed.rank_device(config.device, environment.local_rank)))
+
 
 class GluonSession(Session):
     """A hybridized Gluon network, a ``gluon.Trainer`` as the optimizer, and both splits on the device."""
@@ -145,7 +150,9 @@ class GluonSession(Session):
     def __init__(self, run):
         cfg, data = run.config, run.data
         self.cfg = cfg
-        self.ctx = context(cfg.device)
+        self.world = run.world
+        device = cfg.device if run.world.size == 1 else distributed.rank_device(cfg.device, run.world.engine.local_rank)
+        self.ctx = context(device)
         self.classify = run.model.task == CLASSIFICATION
         mx.random.seed(cfg.seed)
         self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes)
@@ -162,10 +169,17 @@ class GluonSession(Session):
     def _ready(self):
         self.net.hybridize(**HYBRIDIZE)
         self.optimizer = gluon.Trainer(self.net.collect_params(), self.cfg.optimizer.lower(),
-                                       {"learning_rate": self.cfg.lr})
+                                       {"learning_rate": self.cfg.lr}, **distributed.trainer_options(self.world))
+        distributed.start(self.optimizer, self.world)
 
     def initialize(self) -> None:
+        # Gluon draws the parameters at the first forward pass, which used to come after the first epoch's seed.
+        # Draw them now from that same seed: a seed gives the parameters it gave before, and the workers of a
+        # distributed run (whose epoch seeds differ by rank) all start from the same parameters.
+        mx.random.seed(epoch_seed(self.cfg.seed, 1))
         self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
+        X, _ = next(device_batches(self.train_X[:1], self.train_y[:1], 1, resize=self.cfg.resize))
+        self.net(X)
         self._ready()
 
     def load(self, params, optimizer) -> None:
@@ -191,7 +205,8 @@ class GluonSession(Session):
         # As the book's train_ch5: the last, smaller batch is scaled by batch_size too. A full-size
         # step on it, just before evaluation, leaves batch norm's moving statistics behind the
         # weights (LeNet-BN tested at about 0.80 instead of the book's 0.86-0.88).
-        self.optimizer.step(self.cfg.batch_size)
+        # With several workers the gradient is summed over all of them: divide by the total batch.
+        self.optimizer.step(self.cfg.batch_size * self.world.size)
         self.loss_sum += l.sum()
         if self.classify:
             self.correct += (y_hat.argmax(axis=1) == y).sum()

@@ -23,5 +23,6 @@ def cnnpipe_register_backends(register):
     register(BackendSpec(
         name="torch",
         load=load,
+        launcher="torchrun",
         summary="PyTorch: the same train_ch5 on CPU or CUDA GPUs",
     ))

@@ -13,7 +13,7 @@ from cnnpipe.backend import Backend, Session, build_network, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
-from . import export as exports
+from . import distributed, export as exports
 
 # The names MXNet's optimizers have, with MXNet's defaults (momentum 0; Adam's epsilon 1e-8).
 OPTIMIZERS = {
@@ -135,6 +135,9 @@ class TorchBackend(Backend):
     def export(self, session, format, path):
         return exports.export(session, format, path)
 
+    def join(self, environment, config):
+        return distributed.join(environment, device_of(distributed.rank_device(config.device, environment.local_rank)))
+
 
 class TorchSession(Session):
     """A ``torch.nn.Module``, its optimizer, and both splits as tensors on the device."""
@@ -142,7 +145,9 @@ class TorchSession(Session):
     def __init__(self, run):
         cfg, data = run.config, run.data
         self.cfg = cfg
-        self.device = device_of(cfg.device)
+        self.world = run.world
+        self.device = device_of(cfg.device if run.world.size == 1 else
+                                distributed.rank_device(cfg.device, run.world.engine.local_rank))
         self.classify = run.model.task == CLASSIFICATION
         torch.manual_seed(cfg.seed)
         self.net = build_network(run.model, "torch", cfg.arch, data.num_classes).to(self.device)
@@ -167,6 +172,7 @@ class TorchSession(Session):
 
     def _ready(self):
         self.optimizer = OPTIMIZERS[self.cfg.optimizer.lower()](self.net.parameters(), self.cfg.lr)
+        self.train_net = distributed.wrap(self.net, self.world, self.device)  # averages gradients over the ranks
 
     def initialize(self) -> None:
         torch.manual_seed(self.cfg.seed)
@@ -193,7 +199,7 @@ class TorchSession(Session):
 
     def step(self, batch) -> None:
         X, y = batch
-        y_hat = self.net(X)
+        y_hat = self.train_net(X)
         l = self.loss(y_hat, y)
         self.optimizer.zero_grad(set_to_none=True)
         # As the book's train_ch5: the summed loss over batch_size, also on the short last batch.

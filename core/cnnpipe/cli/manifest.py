@@ -1,0 +1,65 @@
+"""``cnnpipe manifest``: a run of several workers as Kubernetes manifests (see docs/distributed.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from ..errors import UsageError
+from . import load_registry, main
+from .options import run_options, settings_of
+
+
+@main.command()
+@run_options
+@click.option("--gpus-per-worker", type=int, default=0, show_default=True,
+              help="GPUs for each worker (PyTorch runs one rank per GPU, that many to a pod).")
+@click.option("--trainjob", is_flag=True,
+              help="PyTorch: a Kubeflow Trainer TrainJob (v2.3, runtime torch-distributed) instead of an Indexed Job "
+                   "running torchrun.")
+@click.option("--name", help="Name of the Jobs, Service and NetworkPolicy; claims NAME-runs and NAME-data hold the run "
+                             "folders and the dataset (default: MODEL-DATASET).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.pass_context
+def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port, gpus_per_worker, trainjob, name,
+             output, **params):
+    """Print the Kubernetes manifests (a JSON List for kubectl apply -f) that train MODEL on DATASET with --workers N."""
+    from ..kube.distributed import manifests
+    from ..docker.limits import check as check_limits
+    from ..docker.request import container_args
+    from ..pipeline import resolve
+
+    for given, flag in ((resume, "--resume"), (port, "--port"), (params.get("gpus"), "--gpus")):
+        if given:
+            raise UsageError(f"{flag} does not apply to cnnpipe manifest" +
+                             ("; give --gpus-per-worker" if flag == "--gpus" else ""))
+    if gpus_per_worker < 0:
+        raise UsageError(f"--gpus-per-worker must be 0 or more, got {gpus_per_worker}")
+    options = settings_of(params)
+    device = options.get("device")
+    if device and device.startswith("gpu") and not gpus_per_worker:
+        raise UsageError(f"--device {device} needs GPUs: add --gpus-per-worker G")
+    options["device"] = device or ("gpu" if gpus_per_worker else "cpu")
+    options["out"] = "/runs"
+    resolved = resolve(load_registry(ctx), model, dataset, options=options, sets=sets, config_file=config_file)
+    config = resolved.config
+    if config.workers < 2:
+        raise UsageError("cnnpipe manifest is for runs of several workers; give --workers N (N of at least 2)")
+    check_limits(params.get("memory"), params.get("cpus"), params.get("timeout"))
+    image = params.get("image") or os.environ.get("CNNPIPE_IMAGE")
+    if not image:
+        raise UsageError("give --image (or CNNPIPE_IMAGE): an image with cnnpipe that the cluster can pull")
+    listing = manifests(config, resolved.backend.launcher, container_args(config, data_mounted=True, debug=debug),
+                        name=name or f"{config.model}-{config.dataset}", image=image, gpus=gpus_per_worker,
+                        memory=params.get("memory"), cpus=params.get("cpus"), timeout=params.get("timeout"),
+                        operator=trainjob)
+    text = json.dumps(listing, indent=2) + "\n"
+    if output:
+        from ..files import atomic_path
+
+        with atomic_path(output) as tmp:
+            tmp.write_text(text)
+    else:
+        click.echo(text, nl=False)
