@@ -33,8 +33,7 @@ def main(backend: str, batch_size: int, out: Path, steps: int = 1) -> None:
         return World(engine.rank, engine.size, engine)
 
     run, _ = prepare(registry, resolved, join=join if env else None)
-    session = run.backend.session(run)
-    session.initialize()
+    session = run.session  # opened by prepare, its parameters initialised (rank 0's on every rank)
     order = run.world.shard(epoch_order(run.config.seed, 1, len(run.data.train_X)))
     session.begin_epoch(1, 1)
     for _, batch in zip(range(steps), session.batches(order)):
