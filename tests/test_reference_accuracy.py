@@ -27,14 +27,12 @@ def test_unknown_model_is_one_line_and_writes_nothing(bench, tmp_path, capsys):
 
 
 def test_resize_cap_rises_to_what_the_network_accepts(bench, cnnpipe_registry):
-    pytest.importorskip("cnnpipe_densenet")
     # 28x28 shrinks to nothing after DenseNet's third transition; 32 is the first size that fits.
     assert bench.smallest_size(cnnpipe_registry, cnnpipe_registry.model("densenet"), 28, 96, 1) == 32
 
 
 @pytest.mark.real_data
 def test_reduced_run_records_what_it_ran(bench, tmp_path):
-    pytest.importorskip("cnnpipe_batchnorm")
     md, js = tmp_path / "r.md", tmp_path / "r.json"
     code = bench.main(["--models", "lenet-bn", "--epochs", "1", "--limit", "256", "--device", "cpu",
                        "--out", str(tmp_path / "runs"), "--markdown", str(md), "--json", str(js)])
