@@ -145,6 +145,23 @@ def pytest_runtest_setup(item):
         unavailable(engine_problem())
 
 
+@pytest.fixture(scope="session")
+def engine():
+    """A client of the Docker engine (for tests marked ``docker``)."""
+    import docker
+
+    return docker.from_env()
+
+
+@pytest.fixture(scope="session")
+def job_image(engine) -> str:
+    """The CPU job image of the installed plugins, built by ``cnnpipe image build`` (reused when unchanged)."""
+    done = subprocess.run([sys.executable, "-m", "cnnpipe", "image", "build", "--cpu", "--base", BASE_IMAGE, "-q"],
+                          capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture(autouse=True)
 def _engine_only_when_marked(request, monkeypatch):
     """Keep tests not marked ``docker`` away from the engine, so that a missing marker shows."""
