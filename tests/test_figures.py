@@ -87,11 +87,6 @@ def test_every_figure_on_a_benchmark_page_is_recorded(page):
     assert unrecorded((BENCHMARKS / page).read_text()) == []
 
 
-def test_the_reference_page_is_what_the_tool_writes_from_its_record(reference):
-    runs = reference.read_runs(BENCHMARKS / "REFERENCE.json")
-    assert (BENCHMARKS / "REFERENCE.md").read_text() == reference.markdown(runs)
-
-
 def test_the_chapter_table_matches_the_recipes_and_the_books_figures(cnnpipe_registry, reference):
     checked = set()
     for row in chapter_table():
