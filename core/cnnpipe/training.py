@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from . import interrupts
 from .backend import epoch_seed
 from .rundir import PARAMS
 
@@ -28,11 +29,20 @@ def train(run) -> list[dict]:
         session.initialize()
     n = len(run.data.train_X)
     every = max(1, -(-n // cfg.batch_size) // PROGRESS_UPDATES)
+    with interrupts.deferred() as check_interrupt:
+        _epochs(run, session, n, every, check_interrupt)
+    run.finish(session)
+    return run.history
+
+
+def _epochs(run, session, n: int, every: int, check_interrupt) -> None:
+    cfg = run.config
     for epoch in range(run.start_epoch, cfg.epochs + 1):
         session.begin_epoch(epoch, epoch_seed(cfg.seed, epoch))
         start = time.perf_counter()
         for i, batch in enumerate(session.batches(epoch_order(cfg.seed, epoch, n))):
             session.step(batch)
+            check_interrupt()
             if (i + 1) % every == 0:
                 session.wait()
                 done = min(n, (i + 1) * cfg.batch_size)
@@ -48,5 +58,3 @@ def train(run) -> list[dict]:
             "time": time.perf_counter() - start,
             "images_per_sec": n / train_time,
         }, session)
-    run.finish(session)
-    return run.history
