@@ -93,7 +93,7 @@ def tiny_dataset(install_plugin):
 def cli(*args, env=None, cwd=None, timeout=600):
     """Run the installed ``cnnpipe`` command in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "cnnpipe", *args],
+        [sys.executable, "-m", "cnnpipe", *args], stdin=subprocess.DEVNULL,
         capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
     )
 
