@@ -57,23 +57,19 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def fashion_mnist_folder() -> Path | None:
-    """The folder the Fashion-MNIST plugin would read (data dir, cache or Debian's copy), or ``None``."""
+def require_fashion_mnist() -> Path:
+    """The folder the Fashion-MNIST plugin reads (data dir, cache or Debian's copy), or :func:`unavailable`."""
+    from cnnpipe.errors import CnnpipeError
+
     try:
         spec = _registry().dataset("fashion-mnist")
-    except Exception:
-        return None
-    folder = spec.locate(None) if spec.locate else None
-    return Path(folder) if folder else None
-
-
-def require_fashion_mnist() -> Path:
-    """The real Fashion-MNIST's folder, or :func:`unavailable`."""
-    folder = fashion_mnist_folder()
+        folder = spec.locate(None) if spec.locate else None
+    except CnnpipeError as exc:
+        unavailable(f"the real Fashion-MNIST is not usable: {exc}")
     if folder is None:
         unavailable("the real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, "
                     "or set CNNPIPE_DATA_DIR)")
-    return folder
+    return Path(folder)
 
 
 @functools.lru_cache(maxsize=1)
