@@ -216,15 +216,19 @@ def test_ctrl_c_removes_the_container(engine, env, image, tmp_path):
     # Long enough that the interrupt lands while the container runs.
     cmd = [*CNNPIPE, "run", "lenet", "fashion-mnist", "--limit", "2000", "--epochs", "100", "--runner", "docker",
            "--out", str(tmp_path)]
-    with started(cmd, env=env, stderr=subprocess.PIPE, text=True) as proc:
-        deadline = time.monotonic() + 60
-        while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert leftovers(engine, tmp_path), "the job container never appeared"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert leftovers(engine, tmp_path) == []
+    try:
+        with started(cmd, env=env, stderr=subprocess.PIPE, text=True) as proc:
+            deadline = time.monotonic() + 60
+            while not leftovers(engine, tmp_path) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert leftovers(engine, tmp_path), "the job container never appeared"
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert leftovers(engine, tmp_path) == []
+    finally:
+        for container in leftovers(engine, tmp_path):  # what a failed check left running
+            container.remove(force=True)
 
 
 PROBE = '''

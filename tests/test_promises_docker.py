@@ -3,6 +3,7 @@ under an init process with a limit on its processes."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
@@ -23,6 +24,16 @@ def containers_for(engine, out: Path) -> list:
     return engine.containers.list(all=True, filters={"label": f"cnnpipe.out={out.resolve()}"})
 
 
+@contextlib.contextmanager
+def removing(engine, out: Path):
+    """Remove the job containers of ``out`` when the block ends (a failed check would leave them running)."""
+    try:
+        yield
+    finally:
+        for container in containers_for(engine, out):
+            container.remove(force=True)
+
+
 def lines_of(stream) -> queue.Queue:
     """The lines of ``stream`` as they arrive, read by a thread (``None`` at the end)."""
     lines: queue.Queue = queue.Queue()
@@ -40,7 +51,7 @@ def test_a_job_streams_its_log_while_it_runs_under_an_init_with_a_pids_limit(eng
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "cnnpipe", "run", "lenet", "fashion-mnist", "--limit", "3000", "--epochs", "6",
            "--runner", "docker", "--image", job_image, "--reporter", "console", "--out", str(out)]
-    with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+    with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc, removing(engine, out):
         lines, seen = lines_of(proc.stderr), []
         deadline = time.monotonic() + 300
         while not any(line.startswith("epoch 1,") for line in seen):
