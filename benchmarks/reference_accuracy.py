@@ -221,8 +221,9 @@ def merge(runs: list, report: dict) -> list:
     kept = []
     for old in runs:
         rows = [r for r in old["rows"] if row_key(r) not in new]
+        replaced = sorted({*old.get("replaced", []), *(r["model"] for r in old["rows"] if row_key(r) in new)})
         if rows:
-            kept.append({**old, "rows": rows})
+            kept.append({**old, "rows": rows, **({"replaced": replaced} if replaced else {})})
     return kept + [report]
 
 
@@ -263,6 +264,8 @@ def markdown(runs: list) -> str:
             "",
             f"Machine: {describe_machine(report['machine'])}",
             f"Plugins: {', '.join(f'{k} {v}' for k, v in sorted(report['plugins'].items()))}.",
+            *([f"Measured again by a later run, and taken out here: {', '.join(report['replaced'])}."]
+              if report.get("replaced") else []),
             "",
             "| model | backend | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch "
             "| resize | train/test examples |",

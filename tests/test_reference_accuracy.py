@@ -42,6 +42,7 @@ def test_a_new_run_replaces_only_the_rows_it_measures_again(bench):
     merged = bench.merge([older, old], new)
     assert [r["command"] for r in merged] == ["b", "a", "c"]
     assert [r["model"] for r in merged[1]["rows"]] == ["lenet-bn"]  # lenet measured again, on another device
+    assert merged[1]["replaced"] == ["lenet"] and "replaced" not in merged[0]
     assert merged[0]["rows"] == older["rows"]  # another limit is another measurement
     assert bench.merge(merged, {"command": "d", "rows": [row("lenet-bn", 2)]})[1]["command"] == "c"  # a run left empty goes
 
