@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine (run as root): the real
-# Fashion-MNIST, a Docker engine with a locally built base image, and tox.
+# Fashion-MNIST, systemd-analyze (to check the scheduler's unit), venv, a Docker engine with a
+# locally built base image, and tox.  Idempotent: only what is missing is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+missing=()
+dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# venv: the README's fresh-machine command and the test that installs each network alone
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
-    apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ -f .ci/docker-setup.sh ]; then
-    bash .ci/docker-setup.sh
-fi
+bash .ci/docker-setup.sh
 python3 -m pip install --quiet --disable-pip-version-check tox

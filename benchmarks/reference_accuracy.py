@@ -6,7 +6,9 @@ has a run folder). For a CPU-only machine, reduce the work and every row records
 
     python benchmarks/reference_accuracy.py --epochs 1 --resize-cap 28 --limit 5000 --device cpu
 
-Writes a markdown table and a JSON file (``--markdown``, ``--json``).
+Each invocation is one run, added to the JSON record (``--json``): its rows replace older rows of the
+same model trained the same way, other rows are kept.  The markdown page (``--markdown``) is written
+from the whole record, so every figure on it comes from the JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -45,11 +48,14 @@ def parse_args(argv=None):
     p.add_argument("--resize-cap", type=int,
                    help="resize images to at most this size, or the smallest size above it a network accepts")
     p.add_argument("--limit", type=int, help="use only the first N examples of each split")
+    p.add_argument("--backend", help="train with this backend (default: each model's own default)")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/reference-accuracy", help="folder for the run folders")
-    p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"))
-    p.add_argument("--json", default=str(HERE / "REFERENCE.json"))
+    p.add_argument("--note", default="", help="one line saying why this run was made, shown as its heading")
+    p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"), help="the page, written from the whole record")
+    p.add_argument("--json", default=str(HERE / "REFERENCE.json"), help="the record this run is added to")
+    p.add_argument("--render", action="store_true", help="train nothing: rewrite the page from the record")
     return p.parse_args(argv)
 
 
@@ -89,7 +95,7 @@ def options_for(registry, name, recipe, args) -> dict:
     if args.resize_cap and resize and resize > args.resize_cap:
         channels = registry.dataset(args.dataset).input_shape[0] or 1
         resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels)
-    return {
+    options = {
         "epochs": args.epochs or recipe.epochs,
         "resize": resize,
         "limit": args.limit,
@@ -98,6 +104,9 @@ def options_for(registry, name, recipe, args) -> dict:
         "out": args.out,
         "reporters": [],  # the run folder's records are written whatever reporters observe
     }
+    if args.backend:
+        options["backend"] = args.backend
+    return options
 
 
 def train_one(registry, name, args) -> dict:
@@ -127,6 +136,7 @@ def train_one(registry, name, args) -> dict:
         test_acc=last["test_acc"],
         sec_per_epoch=sum(m["time"] for m in history) / len(history),
         images_per_sec=sum(m["images_per_sec"] for m in history) / len(history),
+        history=history,  # every epoch, as cnnpipe run prints it
     )
     return row
 
@@ -138,73 +148,145 @@ def vars_of(recipe) -> dict:
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
-    import mxnet as mx
+    """What the numbers were measured on: CPU (with its AVX-512 flags, which set MXNet's speed), load, versions."""
     import numpy as np
 
     from cnnpipe import __version__
 
-    cpu = ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return {
+        cpuinfo = ""
+    names = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    found = {
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": names[0].strip() if names else "",
+        "cpu_flags": sorted(set(re.findall(r"\bavx512[a-z_0-9]*", cpuinfo))),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()),
-        "gpus_visible_to_mxnet": mx.context.num_gpus(),
         "python": platform.python_version(),
-        "mxnet": mx.__version__,
         "numpy": np.__version__,
         "cnnpipe": __version__,
     }
+    try:
+        import mxnet as mx
+
+        found.update(mxnet=mx.__version__, gpus_visible_to_mxnet=mx.context.num_gpus())
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        found.update(torch=torch.__version__, gpus_visible_to_torch=torch.cuda.device_count())
+    except ImportError:
+        pass
+    return found
 
 
 def fmt(value, spec):
     return "—" if value is None else format(value, spec)
 
 
-def markdown(report) -> str:
-    """The report as a markdown page."""
-    m = report["machine"]
-    lines = [
-        "# Reference accuracy",
-        "",
-        f"Command (run from the repository root, {report['started']} to {report['finished']}):",
-        "",
-        "    " + report["command"],
-        "",
-        f"Machine: {m['cpu'] or 'unknown CPU'}, {m['cpu_count']} cores (load average at start "
-        f"{m['load_average_at_start'][0]:.1f}, shared), {m['gpus_visible_to_mxnet']} GPU(s); "
-        f"{m['platform']}; Python {m['python']}, mxnet {m['mxnet']}, numpy {m['numpy']}, cnnpipe {m['cnnpipe']}.",
-        f"Plugins: {', '.join(f'{k} {v}' for k, v in sorted(report['plugins'].items()))}.",
-        "",
-        "Book: the test accuracy *Dive into Deep Learning* (MXNet edition) prints after its full 5-epoch recipe.",
-        "Rows trained with reductions (fewer epochs, smaller images, a subset) are not comparable with it;",
-        "the columns on the right say exactly what each row ran.",
-        "",
-        "| model | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch | resize | train/test examples |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in report["rows"]:
-        ran = r.get("ran", {})
-        if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error'].replace('|', '/')} | | | {fmt(r['book_test_acc'], '.3f')} | | | "
-                         f"{ran.get('epochs', '')} | | | {ran.get('resize', '')} | |")
-            continue
-        lines.append(
-            f"| {r['model']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
-            f"| {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} | {r['images_per_sec']:,.0f} "
-            f"| {ran['epochs']} of {r['recipe']['epochs']} | {ran['lr']:g} | {ran['batch_size']} "
-            f"| {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "
-            f"| {ran['train_examples']:,}/{ran['test_examples']:,} |"
-        )
-    return "\n".join(lines) + "\n"
+INTRO = """\
+# Reference accuracy
+
+Every model of the chapter trained with its book recipe through the normal cnnpipe pipeline, beside
+the test accuracy *Dive into Deep Learning* (MXNet edition) printed after its full 5-epoch recipe.
+A CPU cannot run the book's full recipes for the deep networks in reasonable time, so most runs below
+take reductions (fewer epochs, smaller images, a subset), and every row says exactly what it ran.
+Reduced rows are not comparable with the book's numbers; they show that each network trains through
+the same pipeline. Batch-norm networks trained for only a few dozen steps can show a train accuracy
+far above their test accuracy: their moving statistics (momentum 0.9) have not caught up with the
+weights yet.
+
+Written by `benchmarks/reference_accuracy.py` from `REFERENCE.json`, which holds every run below.
+A new run adds its rows and replaces only the rows of the same model trained the same way:
+
+    python benchmarks/reference_accuracy.py [--models a,b] [--backend B] [--epochs N] [--resize-cap N] [--limit N] [--note TEXT]
+"""
+
+
+def row_key(row) -> tuple:
+    """What makes two rows measurements of the same thing: the model and everything it was trained with."""
+    ran = row.get("ran", {})
+    settings = {k: v for k, v in ran.items() if k not in ("device", "train_examples", "test_examples", "input_shape")}
+    settings.setdefault("backend", ran.get("trainer"))  # records before cnnpipe 0.2 said "trainer"
+    settings.pop("trainer", None)
+    return row["model"], json.dumps(settings, sort_keys=True)
+
+
+def merge(runs: list, report: dict) -> list:
+    """``runs`` with ``report`` added last; older rows it measures again are dropped, then runs left empty."""
+    new = {row_key(r) for r in report["rows"]}
+    kept = []
+    for old in runs:
+        rows = [r for r in old["rows"] if row_key(r) not in new]
+        replaced = sorted({*old.get("replaced", []), *(r["model"] for r in old["rows"] if row_key(r) in new)})
+        if rows:
+            kept.append({**old, "rows": rows, **({"replaced": replaced} if replaced else {})})
+    return kept + [report]
+
+
+def read_runs(path: Path) -> list:
+    """The runs recorded in ``path`` (none when it does not exist yet)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    return data["runs"] if isinstance(data, dict) else data  # a list before the record merged runs
+
+
+def describe_machine(m: dict) -> str:
+    if "cpu_flags" not in m:
+        flags = "CPU flags not recorded"
+    else:
+        flags = ", ".join(m["cpu_flags"]) or "no AVX-512"
+    gpus = m.get("gpus_visible_to_mxnet", m.get("gpus_visible_to_torch"))
+    frameworks = ", ".join(f"{k} {m[k]}" for k in ("mxnet", "torch") if k in m)
+    return (f"{m['cpu'] or 'unknown CPU'} ({flags}), {m['cpu_count']} cores (load average at start "
+            f"{m['load_average_at_start'][0]:.1f}, shared), {gpus} GPU(s); {m['platform']}; Python {m['python']}, "
+            f"{frameworks}, numpy {m['numpy']}, cnnpipe {m['cnnpipe']}.")
+
+
+def recipe_epochs(recipe: dict) -> int:
+    return recipe.get("epochs", recipe.get("num_epochs"))  # "num_epochs" before cnnpipe 0.2
+
+
+def markdown(runs: list) -> str:
+    """The page: every recorded run, its command, machine and rows."""
+    lines = [INTRO]
+    for n, report in enumerate(runs, 1):
+        lines += [
+            f"## Run {n}: {report.get('note') or report['command']}",
+            "",
+            f"Command (from the repository root, {report['started']} to {report['finished']}):",
+            "",
+            "    " + report["command"],
+            "",
+            f"Machine: {describe_machine(report['machine'])}",
+            f"Plugins: {', '.join(f'{k} {v}' for k, v in sorted(report['plugins'].items()))}.",
+            *([f"Measured again by a later run, and taken out here: {', '.join(report['replaced'])}."]
+              if report.get("replaced") else []),
+            "",
+            "| model | backend | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch "
+            "| resize | train/test examples |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in report["rows"]:
+            ran = r.get("ran", {})
+            backend = ran.get("backend", ran.get("trainer", ""))
+            if "error" in r:
+                lines.append(f"| {r['model']} | {backend} | failed: {r['error'].replace('|', '/')} | | "
+                             f"| {fmt(r['book_test_acc'], '.3f')} | | | {ran.get('epochs', '')} | | | {ran.get('resize', '')} | |")
+                continue
+            lines.append(
+                f"| {r['model']} | {backend} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} "
+                f"| {fmt(r['test_acc'], '.3f')} | {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} "
+                f"| {r['images_per_sec']:,.0f} | {ran['epochs']} of {recipe_epochs(r['recipe'])} | {ran['lr']:g} "
+                f"| {ran['batch_size']} | {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "
+                f"| {ran['train_examples']:,}/{ran['test_examples']:,} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -215,16 +297,27 @@ def main(argv=None) -> int:
     from cnnpipe.pipeline import plugin_versions
     from cnnpipe.registry import build_registry
 
+    if args.render:
+        with atomic_path(Path(args.markdown)) as tmp:
+            tmp.write_text(markdown(read_runs(Path(args.json))))
+        return 0
     registry = build_registry()
     try:
         registry.dataset(args.dataset)
         names = pick_models(registry, args.models, args.dataset)
+        if args.backend:
+            registry.backend(args.backend)
+        previous = read_runs(Path(args.json))
     except UsageError as exc:
         print(f"reference_accuracy: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"reference_accuracy: cannot read the record {args.json}: {exc}", file=sys.stderr)
         return 2
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     report = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__)] + argv),
+        "note": args.note,
         "started": started,
         "machine": machine(),
         "plugins": plugin_versions(registry),
@@ -233,15 +326,17 @@ def main(argv=None) -> int:
     for name in names:
         print(f"reference_accuracy: training {name}", file=sys.stderr, flush=True)
         row = train_one(registry, name, args)
-        print(f"reference_accuracy: {name}: " + json.dumps({k: v for k, v in row.items() if k not in ("recipe", "ran")}),
+        print(f"reference_accuracy: {name}: " + json.dumps({k: v for k, v in row.items() if k not in ("recipe", "ran", "history")}),
               file=sys.stderr, flush=True)
         report["rows"].append(row)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    runs = merge(previous, report)
     with atomic_path(Path(args.json)) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     with atomic_path(Path(args.markdown)) as tmp:
-        tmp.write_text(markdown(report))
-    print(f"reference_accuracy: wrote {args.markdown} and {args.json}", file=sys.stderr)
+        tmp.write_text(markdown(runs))
+    print(f"reference_accuracy: added {len(report['rows'])} row(s) to {args.json}; wrote {args.markdown}",
+          file=sys.stderr)
     return 1 if any("error" in r for r in report["rows"]) else 0
 
 

@@ -1,7 +1,16 @@
-"""Fixtures for the integration tests: plugins installed into a temporary site folder, small datasets."""
+"""Fixtures for the integration tests: plugins installed into a temporary site folder, small datasets,
+child processes that take Ctrl-C, and the Docker engine.
+
+Markers select what a test needs: ``real_data`` (the real Fashion-MNIST) and ``docker`` (a Docker
+engine with the base image).  A missing requirement skips the test with its reason, except under CI
+(``CI=true``, set by ``.ci/run``), where it fails; ``pytest -m "not docker"`` is a quick run.  A test
+not marked ``docker`` cannot reach an engine: ``DOCKER_HOST`` points nowhere while it runs.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import os
 import subprocess
@@ -11,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
-DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
+from cnnpipe.testing import unavailable
+
+BASE_IMAGE = os.environ.get("CNNPIPE_BASE_IMAGE", "cnnpipe-base:py")
+NO_ENGINE = "unix:///nonexistent/test-not-marked-docker.sock"
 
 
 @pytest.fixture
@@ -81,17 +93,77 @@ def tiny_dataset(install_plugin):
 def cli(*args, env=None, cwd=None, timeout=600):
     """Run the installed ``cnnpipe`` command in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "cnnpipe", *args],
+        [sys.executable, "-m", "cnnpipe", *args], stdin=subprocess.DEVNULL,
         capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
     )
 
 
 @pytest.fixture
-def real_data():
-    """The real Fashion-MNIST folder; its absence skips, except under CI where it installs the data."""
-    if not (DATASET_DIR / "train-images-idx3-ubyte.gz").is_file():
-        message = f"Fashion-MNIST not installed in {DATASET_DIR} (apt-get install dataset-fashion-mnist)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return DATASET_DIR
+def real_data(fashion_mnist):
+    """The real Fashion-MNIST's folder (the contract kit's ``fashion_mnist``); marks the test ``real_data``."""
+    return fashion_mnist
+
+
+# A test process started in the background (``python3 -m tox &``) ignores SIGINT, and children inherit
+# an ignored signal across exec: this resets it first, so that the command under test sees Ctrl-C.
+SIGINT_DEFAULT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                                        "os.execvp(sys.argv[1], sys.argv[1:])"]
+
+
+@contextlib.contextmanager
+def started(cmd: list, **popen):
+    """``cmd`` as a child process that takes Ctrl-C as from a terminal and reads no standard input;
+    killed when the block ends, however it ends."""
+    proc = subprocess.Popen([*SIGINT_DEFAULT, *cmd], stdin=subprocess.DEVNULL, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
+
+
+@functools.lru_cache(maxsize=1)
+def engine_problem() -> str | None:
+    """Why the Docker tests cannot run here (no engine, no base image), or ``None``."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        return f"no Docker engine reachable ({type(exc).__name__}); start one with .ci/docker-setup.sh"
+    try:
+        client.images.get(BASE_IMAGE)
+    except Exception:
+        return f"base image {BASE_IMAGE} is missing; make it with .ci/docker-setup.sh"
+    return None
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("docker") and engine_problem():
+        unavailable(engine_problem())
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """A client of the Docker engine (for tests marked ``docker``)."""
+    import docker
+
+    return docker.from_env()
+
+
+@pytest.fixture(scope="session")
+def job_image(engine) -> str:
+    """The CPU job image of the installed plugins, built by ``cnnpipe image build`` (reused when unchanged)."""
+    done = subprocess.run([sys.executable, "-m", "cnnpipe", "image", "build", "--cpu", "--base", BASE_IMAGE, "-q"],
+                          capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(autouse=True)
+def _engine_only_when_marked(request, monkeypatch):
+    """Keep tests not marked ``docker`` away from the engine, so that a missing marker shows."""
+    if not request.node.get_closest_marker("docker"):
+        monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)

@@ -61,6 +61,7 @@ def test_data_folder_missing_is_one_line():
         attached.data_folder(fake_dataset(lambda d: None), None)
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_fashion_mnist_locates_the_given_folder_or_the_system_copy(tmp_path, monkeypatch):
     monkeypatch.delenv("CNNPIPE_DATA_DIR", raising=False)
     spec = build_registry().dataset("fashion-mnist")
@@ -80,6 +81,7 @@ def test_make_request_checks_before_anything_starts(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_make_request(tmp_path):
     run = resolved(options={"out": str(tmp_path / "r"), "epochs": 1, "data_dir": "/usr/share/datasets/fashion-mnist"})
     spec = attached.make_request(run, image="img", memory="2g", disable=("plot",))

@@ -41,6 +41,7 @@ def test_pip_installed_plugin_is_listed_and_runs(installed_example, tiny_dataset
     assert best["test_acc"] == max(m["test_acc"] for m in metrics)
 
 
+@pytest.mark.real_data  # the example sets real_run
 def test_example_passes_the_contract_kit_as_a_third_party_would(installed_example):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],

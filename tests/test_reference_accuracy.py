@@ -27,24 +27,60 @@ def test_unknown_model_is_one_line_and_writes_nothing(bench, tmp_path, capsys):
 
 
 def test_resize_cap_rises_to_what_the_network_accepts(bench, cnnpipe_registry):
-    pytest.importorskip("cnnpipe_densenet")
     # 28x28 shrinks to nothing after DenseNet's third transition; 32 is the first size that fits.
     assert bench.smallest_size(cnnpipe_registry, cnnpipe_registry.model("densenet"), 28, 96, 1) == 32
 
 
+def row(model, epochs, **ran):
+    return {"model": model, "ran": {"epochs": epochs, "backend": "mxnet", "device": "cpu", **ran}}
+
+
+def test_a_new_run_replaces_only_the_rows_it_measures_again(bench):
+    old = {"command": "a", "rows": [row("lenet", 2), row("lenet-bn", 2)]}
+    older = {"command": "b", "rows": [row("vgg", 2, limit=2000)]}
+    new = {"command": "c", "rows": [row("lenet", 2, device="gpu"), row("vgg", 2, limit=10000)]}
+    merged = bench.merge([older, old], new)
+    assert [r["command"] for r in merged] == ["b", "a", "c"]
+    assert [r["model"] for r in merged[1]["rows"]] == ["lenet-bn"]  # lenet measured again, on another device
+    assert merged[1]["replaced"] == ["lenet"] and "replaced" not in merged[0]
+    assert merged[0]["rows"] == older["rows"]  # another limit is another measurement
+    assert bench.merge(merged, {"command": "d", "rows": [row("lenet-bn", 2)]})[1]["command"] == "c"  # a run left empty goes
+
+
+def test_records_written_before_runs_were_merged_are_read(bench, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps([{"command": "a", "rows": [{"model": "lenet", "ran": {"epochs": 2, "trainer": "mxnet"}}]}]))
+    [run] = bench.read_runs(path)
+    assert bench.row_key(run["rows"][0]) == bench.row_key(row("lenet", 2))
+    assert bench.read_runs(tmp_path / "none.json") == []
+
+
 @pytest.mark.real_data
-def test_reduced_run_records_what_it_ran(bench, tmp_path):
-    pytest.importorskip("cnnpipe_batchnorm")
+def test_reduced_run_records_what_it_ran_and_merges_into_the_record(bench, tmp_path):
     md, js = tmp_path / "r.md", tmp_path / "r.json"
-    code = bench.main(["--models", "lenet-bn", "--epochs", "1", "--limit", "256", "--device", "cpu",
-                       "--out", str(tmp_path / "runs"), "--markdown", str(md), "--json", str(js)])
-    assert code == 0
-    report = json.loads(js.read_text())
+    args = ["--models", "lenet-bn", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "runs"),
+            "--markdown", str(md), "--json", str(js)]
+    assert bench.main([*args, "--limit", "256", "--note", "first"]) == 0
+    report = json.loads(js.read_text())["runs"][0]
     (row,) = report["rows"]
-    assert row["book_test_acc"] == 0.881
+    assert row["book_test_acc"] == 0.881 and report["note"] == "first"
     assert row["ran"]["epochs"] == 1 and row["recipe"]["epochs"] == 5
     assert (row["ran"]["train_examples"], row["ran"]["test_examples"], row["ran"]["lr"]) == (256, 256, 1.0)
     assert 0 <= row["test_acc"] <= 1 and row["images_per_sec"] > 0
+    assert [m["epoch"] for m in row["history"]] == [1] and row["history"][0]["test_acc"] == row["test_acc"]
     assert Path(row["run_dir"], "metrics.jsonl").exists()
-    assert report["machine"]["mxnet"] == "1.9.1"
-    assert "| lenet-bn | " in md.read_text() and "--limit 256" in md.read_text()
+    assert report["machine"]["mxnet"] == "1.9.1" and "cpu_flags" in report["machine"]
+    assert bench.main([*args, "--limit", "128", "--note", "second"]) == 0
+    assert bench.main([*args, "--limit", "256", "--note", "third"]) == 0
+    runs = json.loads(js.read_text())["runs"]
+    assert [(r["note"], r["rows"][0]["ran"]["limit"]) for r in runs] == [("second", 128), ("third", 256)]
+    page = md.read_text()
+    assert page == bench.markdown(runs)
+    assert "## Run 1: second" in page and "## Run 2: third" in page and page.count("| lenet-bn | mxnet |") == 2
+
+
+def test_the_page_can_be_rewritten_from_the_record_alone(bench, tmp_path):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    js.write_text((Path(bench.__file__).parent / "REFERENCE.json").read_text())
+    assert bench.main(["--render", "--markdown", str(md), "--json", str(js)]) == 0
+    assert md.read_text() == (Path(bench.__file__).parent / "REFERENCE.md").read_text()

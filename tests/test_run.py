@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import cli
+from conftest import cli, started
 
 
 def run_folder(out):
@@ -171,21 +171,22 @@ def test_real_data_trains_lenet_on_a_few_hundred_examples(real_data, tmp_path):
 
 
 @pytest.mark.real_data
-def test_killed_during_epoch_3_then_resumed_gives_a_complete_run(real_data, tmp_path):
-    cmd = [sys.executable, "-m", "cnnpipe", "run", "lenet", "fashion-mnist", "--limit", "6000", "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    state = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        states = list(tmp_path.glob("*/checkpoints/epoch-002/state.json"))
-        if states:
-            state = states[0]
-            break
-        time.sleep(0.05)
-    assert state is not None, proc.stderr.read() if proc.poll() is not None else "no epoch 2 checkpoint in time"
-    time.sleep(0.3)  # well into epoch 3
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+def test_killed_during_epoch_3_then_resumed_gives_the_numbers_of_an_uninterrupted_run(real_data, tmp_path):
+    args = ["run", "lenet", "fashion-mnist", "--limit", "6000", "--reporter", "console"]
+    with started([sys.executable, "-m", "cnnpipe", *args, "--out", str(tmp_path / "killed")],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 300
+        state = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            states = list(tmp_path.glob("killed/*/checkpoints/epoch-002/state.json"))
+            if states:
+                state = states[0]
+                break
+            time.sleep(0.05)
+        assert state is not None, proc.stderr.read() if proc.poll() is not None else "no epoch 2 checkpoint in time"
+        time.sleep(0.3)  # well into epoch 3
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     folder = state.parent.parent.parent
     assert not (folder / "checkpoints" / "epoch-003" / "state.json").exists()
     result = cli("run", "--resume", str(folder))
@@ -195,20 +196,26 @@ def test_killed_during_epoch_3_then_resumed_gives_a_complete_run(real_data, tmp_
     assert [m["epoch"] for m in metrics] == [1, 2, 3, 4, 5]
     assert json.loads((folder / "summary.json").read_text())["epochs"] == 5
     assert not list(folder.rglob("*.tmp"))
+    whole = cli(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    uninterrupted = read_metrics(run_folder(tmp_path / "whole"))
+    for resumed, straight in zip(metrics, uninterrupted, strict=True):
+        for key in ("train_loss", "train_acc", "test_acc"):
+            assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-6), (resumed["epoch"], key)
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_dataset, tmp_path):
     cmd = [sys.executable, "-m", "cnnpipe", "run", "lenet", tiny_dataset, "--lr", "0.9", "--batch-size", "20",
            "--epochs", "500", "--out", str(tmp_path / "runs")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/checkpoints/epoch-001/state.json")):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/checkpoints/epoch-001/state.json")):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
     folder = run_folder(tmp_path / "runs")
     assert stderr.strip().splitlines()[-1] == f"cnnpipe: interrupted; continue with: cnnpipe run --resume {folder}"
     assert "Traceback" not in stderr
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["status"] == "interrupted" and summary["epochs"] >= 1
+    assert summary["status"] == "interrupted" and 1 <= summary["epochs"] < 500

@@ -74,6 +74,7 @@ def test_bad_run_options_are_refused(cli, run_args, message):
     assert message in line
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_bad_names_and_ids_are_refused(cli, monkeypatch):
     assert "a schedule name uses letters" in one_line_error(cli("schedule", "add", "a b", "--cron", "@daily", *GOOD, code=2))
     cli("schedule", "add", "nightly", "--cron", "@daily", *GOOD)
@@ -91,6 +92,7 @@ def test_bad_names_and_ids_are_refused(cli, monkeypatch):
     assert "cannot open the scheduler store" in one_line_error(cli("schedule", "list", code=2))
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_a_gpu_schedule_within_the_configured_gpus_is_accepted(cli, monkeypatch):
     monkeypatch.setenv("CNNPIPE_GPUS", "0,1")
     cli("schedule", "add", "big", "--cron", "@daily", "--gpus", "2", *GOOD)
@@ -100,6 +102,7 @@ def test_a_gpu_schedule_within_the_configured_gpus_is_accepted(cli, monkeypatch)
     assert request.gpus == 2 and request.args[request.args.index("--device") + 1] == "gpu"
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
     out = cli("schedule", "add", "nightly", "--cron", "0 2 * * *", "--timezone", "Europe/Berlin",
               "--retries", "2", *GOOD, "--data-dir", "/usr/share/datasets/fashion-mnist")
@@ -128,6 +131,7 @@ def test_add_list_show_pause_resume_run_now_and_remove(cli, tmp_path):
     assert "cancelled" in cli("jobs", "list")  # the history outlives the schedule
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_a_config_file_is_resolved_on_the_host_into_the_arguments(cli, tmp_path):
     (tmp_path / "c.toml").write_text('lr = 0.5\nbatch_size = 64\n[arch]\nactivation = "relu"\n')
     (tmp_path / "c.toml").chmod(0o600)  # private: the container never needs to read it
@@ -138,6 +142,7 @@ def test_a_config_file_is_resolved_on_the_host_into_the_arguments(cli, tmp_path)
     assert 'arch.activation="relu"' in args
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_export_writes_the_cronjob(cli, tmp_path):
     cli("schedule", "add", "nightly", "--cron", "0 2 * * *", *GOOD)
     printed = json.loads(cli("schedule", "export", "nightly", "--kubernetes"))
@@ -160,6 +165,7 @@ def test_help_and_listing_import_neither_mxnet_nor_docker_nor_croniter(tmp_path)
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.real_data  # the dataset's folder must exist on the host
 def test_cancelling_a_running_job_without_an_engine_leaves_the_stop_to_the_scheduler(cli, monkeypatch):
     cli("schedule", "add", "nightly", "--cron", "@daily", *GOOD)
     cli("schedule", "run-now", "nightly")

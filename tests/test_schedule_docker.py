@@ -12,6 +12,7 @@ import pytest
 
 from cnnpipe.errors import CnnpipeError
 from cnnpipe.schedule.store import Store
+from cnnpipe.testing import unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
 
@@ -19,13 +20,6 @@ DATA = "/usr/share/datasets/fashion-mnist"
 CNNPIPE = [str(Path(sys.executable).with_name("cnnpipe"))]
 if not Path(CNNPIPE[0]).exists():
     CNNPIPE = [sys.executable, "-c", "import sys; from cnnpipe.cli import main; sys.exit(main())"]
-
-
-def unavailable(reason: str):
-    """No engine or image: a failure under CI (which provides both), a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -146,10 +146,16 @@ def test_two_scheduler_processes_on_one_file_fire_a_slot_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     procs = [ctx.Process(target=_tick_in_process, args=(path, T0 + 5 * MIN, markers, barrier)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+    finally:
+        for p in procs:  # a child stuck past the join would otherwise hold pytest at exit
+            if p.is_alive():
+                p.kill()
+                p.join()
     assert [p.exitcode for p in procs] == [0, 0]
     jobs = Store(path).jobs()
     assert [j.state for j in jobs] == ["missed"] * 4 + ["running"]

@@ -4,12 +4,12 @@ what comes after training (evaluate, predict, export, runs)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import DATASET_DIR, cli
+from cnnpipe.testing import require_fashion_mnist
+from conftest import cli
 
 BACKENDS = ("mxnet", "torch")
 # Two epochs on 2,000 examples with ReLU: a few seconds, and well above chance (0.1).
@@ -17,15 +17,9 @@ OPTIONS = ("--epochs", "2", "--limit", "2000", "--set", "arch.activation=relu", 
 _runs: dict[str, Path] = {}
 
 
-def need_real_data() -> None:
-    if not (DATASET_DIR / "train-images-idx3-ubyte.gz").is_file():
-        message = f"Fashion-MNIST not installed in {DATASET_DIR} (apt-get install dataset-fashion-mnist)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-
-
 def lenet_run(backend: str, tmp_path_factory) -> Path:
     """The run folder of LeNet trained with ``backend`` (shared: tests must not change it)."""
-    need_real_data()
+    require_fashion_mnist()
     if backend not in _runs:
         out = tmp_path_factory.mktemp(f"lenet-{backend}")
         result = cli("run", "lenet", "fashion-mnist", "--backend", backend, *OPTIONS, "--out", str(out))

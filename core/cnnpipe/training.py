@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from . import interrupts
 from .backend import epoch_seed
 from .errors import CnnpipeError, UsageError, one_line
 from .rundir import PARAMS
@@ -46,9 +47,17 @@ def train(run) -> list[dict]:
 
     In a run of several processes each rank trains on its shard of the epoch's order (``run.world.shard``);
     the epoch's loss and accuracy are summed over the ranks, and rank 0 evaluates the whole test split.
+    Ctrl-C is taken between batches (see :mod:`cnnpipe.interrupts`).
     """
-    cfg, world = run.config, run.world
     session = run.session if run.session is not None else open_session(run)
+    with interrupts.deferred() as check_interrupt:
+        _epochs(run, session, check_interrupt)
+    run.finish(session)
+    return run.history
+
+
+def _epochs(run, session, check_interrupt) -> None:
+    cfg, world = run.config, run.world
     n_all = len(run.data.train_X)
     shard = n_all // world.size
     n = shard * world.size  # the examples trained each epoch, on all ranks together
@@ -59,6 +68,7 @@ def train(run) -> list[dict]:
         start = time.perf_counter()
         for i, batch in enumerate(session.batches(world.shard(epoch_order(cfg.seed, epoch, n_all)))):
             session.step(batch)
+            check_interrupt()
             if (i + 1) % every == 0:
                 session.wait()
                 done = min(shard, (i + 1) * cfg.batch_size) * world.size  # this rank's progress, for all
@@ -78,5 +88,3 @@ def train(run) -> list[dict]:
             "time": time.perf_counter() - start,
             "images_per_sec": n / train_time,
         }, session)
-    run.finish(session)
-    return run.history

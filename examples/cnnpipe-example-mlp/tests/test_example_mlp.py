@@ -4,7 +4,7 @@ from cnnpipe.testing import ModelContract
 class TestMLP(ModelContract):
     model = "mlp"
     input_shape = (4, 1, 28, 28)
-    real_run = ("--limit", "512", "--epochs", "2")
+    real_run = ("--limit", "1000", "--epochs", "2", "--batch-size", "32")
 
 
 def test_hidden_width_is_an_architecture_argument(cnnpipe_registry):

@@ -16,8 +16,9 @@ class TestAlexNet(ModelContract):
     model = "alexnet"
     # 67 is the smallest side that leaves the third 3x3/2 max-pool a 3x3 window: 67 -> 15 -> 7 -> 3 -> 1.
     input_shape = (2, 1, 67, 67)
-    # Above-chance accuracy takes minutes on a CPU; this checks the whole pipeline on a real slice.
-    real_run = ("--limit", "64", "--epochs", "4", "--batch-size", "16", "--resize", "67", "--set", "arch.hidden=256", "--device", "cpu")
+    # The kit's short real run: Adam on a slice of the real data, dense layers of 512.
+    real_run = ("--optimizer", "adam", "--lr", "0.001", "--limit", "1024", "--epochs", "2", "--batch-size", "16",
+                "--resize", "67", "--set", "arch.hidden=512")
 
 
 def test_book_shapes(cnnpipe_registry):

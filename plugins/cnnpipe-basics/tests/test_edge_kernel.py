@@ -76,6 +76,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(cnnpipe_cli):
     assert [m["train_loss"] for m in part_metrics] == pytest.approx([m["train_loss"] for m in whole_metrics])
 
 
+@pytest.mark.real_data  # refused once Fashion-MNIST is loaded
 def test_class_label_datasets_are_refused(cnnpipe_cli):
     result = cnnpipe_cli("run", "edge-kernel", "fashion-mnist", "--lr", "0.1", "--batch-size", "4", "--epochs", "1")
     assert result.exit_code == 2

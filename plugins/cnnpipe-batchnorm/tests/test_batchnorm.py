@@ -14,11 +14,15 @@ BOOK_SHAPES = [
 class TestLeNetBNScratch(ModelContract):
     model = "lenet-bn-scratch"
     input_shape = (4, 1, 28, 28)
+    # The kit's short real run: Adam on a slice of the real data.
+    real_run = ("--optimizer", "adam", "--lr", "0.002", "--limit", "1000", "--epochs", "2", "--batch-size", "32")
 
 
 class TestLeNetBN(ModelContract):
     model = "lenet-bn"
     input_shape = (4, 1, 28, 28)
+    # The kit's short real run: Adam on a slice of the real data.
+    real_run = ("--optimizer", "adam", "--lr", "0.002", "--limit", "1000", "--epochs", "2", "--batch-size", "32")
 
 
 @pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])

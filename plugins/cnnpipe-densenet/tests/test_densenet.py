@@ -4,6 +4,8 @@ from cnnpipe.testing import ModelContract, conv_params as conv, batchnorm_params
 class TestDenseNet(ModelContract):
     model = "densenet"
     input_shape = (4, 1, 32, 32)
+    # The kit's short real run: Adam on a slice of the real data.
+    real_run = ("--optimizer", "adam", "--lr", "0.001", "--limit", "512", "--epochs", "2", "--batch-size", "16", "--resize", "32")
 
 
 def dense_block(cin, num_convs, growth_rate):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cnnpipe.errors import UsageError
+from cnnpipe.testing import unavailable
 from cnnpipe_fashion_mnist import idx, loader
 
 REAL = Path("/usr/share/datasets/fashion-mnist")
@@ -256,12 +257,10 @@ def test_system_copy_is_used_after_the_cache(small, tmp_path, monkeypatch):
 @pytest.fixture
 def real():
     if not (REAL / "train-images-idx3-ubyte.gz").is_file():
-        message = f"Fashion-MNIST not installed in {REAL} (apt-get install dataset-fashion-mnist)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Fashion-MNIST not installed in {REAL} (apt-get install dataset-fashion-mnist)")
 
 
+@pytest.mark.real_data
 def test_real_data_validates_and_caches(real, tmp_path):
     train_X, train_y, test_X, test_y = loader.load(cache=tmp_path / "cache")
     assert train_X.shape == (60000, 1, 28, 28) and test_X.shape == (10000, 1, 28, 28)
@@ -274,6 +273,7 @@ def test_real_data_validates_and_caches(real, tmp_path):
     print(f"cached load: {time.perf_counter() - start:.3f} s")
 
 
+@pytest.mark.real_data
 def test_registered_dataset_gives_class_names(real, monkeypatch, tmp_path):
     monkeypatch.setenv("CNNPIPE_CACHE_DIR", str(tmp_path))
     from cnnpipe.registry import build_registry

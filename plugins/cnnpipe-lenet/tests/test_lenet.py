@@ -4,6 +4,8 @@ from cnnpipe.testing import ModelContract
 class TestLeNet(ModelContract):
     model = "lenet"
     input_shape = (4, 1, 28, 28)
+    # The kit's short real run: Adam on a slice of the real data.
+    real_run = ("--optimizer", "adam", "--lr", "0.002", "--limit", "3000", "--epochs", "2", "--batch-size", "16")
 
 
 def test_book_shapes(cnnpipe_registry):

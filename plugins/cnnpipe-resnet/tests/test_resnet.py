@@ -5,6 +5,9 @@ from cnnpipe.testing import ModelContract, conv_params as conv, batchnorm_params
 class TestResNet18(ModelContract):
     model = "resnet18"
     input_shape = (4, 1, 32, 32)
+    # The kit's short real run: Adam on a slice of the real data, a quarter of the channels.
+    real_run = ("--optimizer", "adam", "--lr", "0.001", "--limit", "512", "--epochs", "2", "--batch-size", "16",
+                "--resize", "32", "--set", "arch.num_channels=[16, 32, 64, 128]")
 
 
 def residual(cin, cout, use_1x1conv):
