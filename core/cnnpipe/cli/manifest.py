@@ -10,6 +10,7 @@ import click
 from ..errors import UsageError
 from . import load_registry, main
 from .options import run_options, settings_of
+from .output import emit
 
 
 @main.command()
@@ -55,11 +56,4 @@ def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port
                         name=name or f"{config.model}-{config.dataset}", image=image, gpus=gpus_per_worker,
                         memory=params.get("memory"), cpus=params.get("cpus"), timeout=params.get("timeout"),
                         operator=trainjob)
-    text = json.dumps(listing, indent=2) + "\n"
-    if output:
-        from ..files import atomic_path
-
-        with atomic_path(output) as tmp:
-            tmp.write_text(text)
-    else:
-        click.echo(text, nl=False)
+    emit(json.dumps(listing, indent=2) + "\n", output)

@@ -14,6 +14,7 @@ import click
 from ..errors import UsageError
 from . import load_registry, main
 from .options import parse_run_args
+from .output import emit
 
 
 def open_store():
@@ -248,7 +249,6 @@ def run_now(name):
 def export(ctx, name, kubernetes, output):
     """Write the Kubernetes CronJob equivalent to schedule NAME (with its Service and NetworkPolicy when the run
     has several workers, which its Jobs then start as an Indexed Job)."""
-    from ..files import atomic_path
     from ..kube.cronjob import cronjob
 
     s = open_store().schedule(name)
@@ -261,12 +261,7 @@ def export(ctx, name, kubernetes, output):
 
         launcher = load_registry(ctx).backend(run["backend"]).launcher
         manifest = scheduled(manifest, launcher, run["workers"], run["servers"], s.request.gpus, s.retries)
-    text = json.dumps(manifest, indent=2) + "\n"
-    if output:
-        with atomic_path(output) as tmp:
-            tmp.write_text(text)
-    else:
-        click.echo(text, nl=False)
+    emit(json.dumps(manifest, indent=2) + "\n", output)
 
 
 @main.command()
