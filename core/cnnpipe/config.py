@@ -16,6 +16,7 @@ from .errors import UsageError
 
 DEVICE_RE = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunConfig:
     resize: Optional[int] = None
     init: str = "xavier"
     device: str = "auto"
+    precision: str = "fp32"
     seed: int = 0
     reporters: list = field(default_factory=lambda: ["default"])
     out: str = "runs"
@@ -170,6 +172,10 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
             raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {value!r}{_where(source)}")
+        return value
+    if key == "precision":
+        if value not in PRECISIONS:
+            raise UsageError(f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, got {value!r}{_where(source)}")
         return value
     if key in ("optimizer", "init", "backend"):
         return _name(key, value, source)
