@@ -119,6 +119,11 @@ def shape_trace(layers) -> list[tuple]:
     return trace
 
 
+def traced(shapes) -> list[tuple]:
+    """:func:`shape_trace` of bare output shapes (the book's, say), to compare with a backend's layers."""
+    return shape_trace([("", tuple(shape)) for shape in shapes])
+
+
 class TinyRun:
     """What a backend's session needs of a run, for tiny data and no run folder."""
 
@@ -214,7 +219,9 @@ class ModelContract:
         arch = {**spec.arch, **self.arch}
         ref_layers, ref_params = _registry().backend(first).load().describe(spec, arch, shape)
         layers, params = _registry().backend(other_backend).load().describe(spec, arch, shape)
-        assert shape_trace(layers) == shape_trace(ref_layers), f"{other_backend} and {first} layer shapes differ"
+        # The input leads both traces, so that a flatten as the first layer drops out too.
+        assert shape_trace([("input", shape), *layers]) == shape_trace([("input", shape), *ref_layers]), \
+            f"{other_backend} and {first} layer shapes differ"
         assert params == ref_params, f"{other_backend} has {params:,} parameters, {first} {ref_params:,}"
 
     @pytest.mark.real_data

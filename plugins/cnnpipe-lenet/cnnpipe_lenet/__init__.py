@@ -3,11 +3,27 @@
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "softrelu", "softsign")
+# Gluon's activation names, and the PyTorch module of each.
+ACTIVATIONS = {"sigmoid": "Sigmoid", "relu": "ReLU", "tanh": "Tanh", "softrelu": "Softplus", "softsign": "Softsign"}
+
+
+def check_activation(activation) -> str:
+    """``activation`` when it is one of :data:`ACTIVATIONS`; a ``ValueError`` listing them otherwise."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose from: {', '.join(ACTIVATIONS)}")
+    return activation
+
+
+def torch_activation(activation):
+    """The PyTorch module class for a Gluon activation name."""
+    from torch import nn
+
+    return getattr(nn, ACTIVATIONS[check_activation(activation)])
 
 
 def build_lenet(num_classes=10, activation="sigmoid"):
     """conv 6@5x5, max-pool 2/2, conv 16@5x5, max-pool 2/2, dense 120, dense 84, dense ``num_classes``."""
+    check_activation(activation)
     from mxnet.gluon import nn
 
     net = nn.HybridSequential()
@@ -26,12 +42,9 @@ def build_lenet(num_classes=10, activation="sigmoid"):
 
 def build_lenet_torch(num_classes=10, activation="sigmoid"):
     """The same network in PyTorch; lazy layers infer their input sizes as Gluon's do."""
+    A = torch_activation(activation)
     from torch import nn
 
-    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "softrelu": nn.Softplus, "softsign": nn.Softsign}
-    if activation not in act:
-        raise ValueError(f"unknown activation '{activation}'; choose from: {', '.join(act)}")
-    A = act[activation]
     return nn.Sequential(
         nn.LazyConv2d(6, kernel_size=5), A(),
         nn.MaxPool2d(kernel_size=2, stride=2),

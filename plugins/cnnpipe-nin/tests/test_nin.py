@@ -1,4 +1,6 @@
-from cnnpipe.testing import ModelContract, conv_params as conv
+import pytest
+
+from cnnpipe.testing import ModelContract, conv_params as conv, shape_trace, traced
 
 BOOK_SHAPES = [
     (1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12), (1, 384, 12, 12),
@@ -18,14 +20,17 @@ class TestNiN(ModelContract):
     real_run = ("--limit", "64", "--epochs", "4", "--batch-size", "16", "--resize", "67", "--device", "cpu")
 
 
-def test_book_shapes(cnnpipe_registry):
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_book_shapes(cnnpipe_registry, backend):
     spec = cnnpipe_registry.model("nin")
-    backend = cnnpipe_registry.backend("mxnet").load()
-    layers, num_params = backend.describe(spec, spec.arch, spec.sample_shape)
+    layers, num_params = cnnpipe_registry.backend(backend).load().describe(spec, spec.arch, spec.sample_shape)
     assert spec.sample_shape == (1, 1, 224, 224)
-    assert [shape for _, shape in layers] == BOOK_SHAPES
+    assert shape_trace(layers) == traced(BOOK_SHAPES)
+    assert [name for name, _ in layers if name.startswith("nin_block")] == [f"nin_block{i}" for i in range(4)]
+    if backend == "mxnet":
+        assert [shape for _, shape in layers] == BOOK_SHAPES
     # No dense layer: the count does not depend on the input size.
-    assert num_params == nin_block(1, 96, 11) + nin_block(96, 256, 5) + nin_block(256, 384, 3) + nin_block(384, 10, 3)
+    assert num_params == nin_block(1, 96, 11) + nin_block(96, 256, 5) + nin_block(256, 384, 3) + nin_block(384, 10, 3) == 1_992_166
 
 
 def test_recipe_is_the_books(cnnpipe_registry):
@@ -36,8 +41,9 @@ def test_recipe_is_the_books(cnnpipe_registry):
     assert spec.arch == {"dropout": 0.5}
 
 
-def test_bad_dropout_is_a_one_line_error(cnnpipe_cli):
-    result = cnnpipe_cli("info", "nin", "--set", "arch.dropout=-0.1")
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_bad_dropout_is_a_one_line_error(cnnpipe_cli, backend):
+    result = cnnpipe_cli("info", "nin", "--backend", backend, "--set", "arch.dropout=-0.1")
     assert result.exit_code == 2, result.output
     assert "model 'nin' rejected its architecture arguments" in result.output
     assert "Traceback" not in result.output
