@@ -120,10 +120,12 @@ def test_cuda_base_is_nvidia_cuda_with_cudnn_for_mxnet_cu117():
 
 
 class FakeImage:
-    def __init__(self, tag, plugins, created):
+    def __init__(self, tag, plugins, created, backend=None):
         self.tags = [tag]
         self.id = "sha256:" + tag
         self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True)}
+        if backend:
+            self.labels["cnnpipe.backend"] = backend
         self.attrs = {"Created": created}
 
 
@@ -144,5 +146,31 @@ def test_run_picks_the_newest_image_of_the_installed_plugin_set():
 
 
 def test_run_without_an_image_names_the_build_command():
-    with pytest.raises(UsageError, match=r"no cuda job image holds the installed plugins .*build it with: cnnpipe image build --cuda$"):
+    with pytest.raises(UsageError, match=r"no cuda job image for backend 'mxnet' holds the installed plugins .*build it with: cnnpipe image build --cuda$"):
         image.image_for_plugins(FakeClient([FakeImage("x", {"cnnpipe": "0"}, "2025")]), "cuda")
+
+
+def test_each_backend_has_its_own_images():
+    installed = wheels.plugin_set(wheels.plugin_dists())
+    # An image without a backend label was made before backends had images of their own: it holds MXNet.
+    client = FakeClient([FakeImage("mxnet-old", installed, "2024-01-01"), FakeImage("torch", installed, "2024-02-01", "torch")])
+    assert image.image_for_plugins(client, "cpu") == "mxnet-old"
+    assert image.image_for_plugins(client, "cpu", "torch") == "torch"
+    with pytest.raises(UsageError, match=r"build it with: cnnpipe image build --cuda --backend torch$"):
+        image.image_for_plugins(FakeClient([FakeImage("x", installed, "2025")]), "cuda", "torch")
+
+
+def test_an_image_holds_the_framework_of_one_backend(tmp_path):
+    def dist(name, requires):
+        folder = tmp_path / name
+        folder.mkdir()
+        return FakeDist(name, "0.2.0", requires, url=folder.as_uri())
+
+    dists = [dist("cnnpipe", ["numpy>=1.23"]),
+             dist("cnnpipe-mxnet", ["numpy<1.24", 'mxnet==1.9.1; extra == "cpu"', 'mxnet-cu117==1.9.1; extra == "cuda"']),
+             dist("cnnpipe-torch", ["numpy", 'torch==2.13.0+cpu; extra == "cpu"', 'torch==2.14.1; extra == "cuda"'])]
+    assert wheels.requirements(dists, "cpu", "cnnpipe-mxnet") == ["mxnet==1.9.1", "numpy", "numpy<1.24", "numpy>=1.23"]
+    assert "torch==2.14.1" in wheels.requirements(dists, "cuda", "cnnpipe-torch")
+    assert not [r for r in wheels.requirements(dists, "cuda", "cnnpipe-torch") if "mxnet" in r]
+    assert image.base_for("cuda", "torch") == image.base_for("cpu", "torch") == "cnnpipe-base:py"
+    assert image.base_for("cuda", "mxnet") == "cnnpipe-base:cuda11.7"

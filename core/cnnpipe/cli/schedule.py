@@ -55,7 +55,7 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
                  memory=run["memory"], cpus=run["cpus"], now=time.time(),
                  available_gpus=resources.configured().gpus if gpus else ())
     # Asked of the engine only once everything else is known to be right.
-    row["spec"]["image"] = image or run["image"] or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus)
+    row["spec"]["image"] = image or run["image"] or os.environ.get("CNNPIPE_IMAGE") or default_image(gpus, resolved.config.backend)
     store = open_store()
     store.add_schedule(row)
     nxt = slots.next_slot(row["cron"], tz, row["last_slot"])
@@ -100,11 +100,11 @@ def scheduled_run(args, gpus: int) -> dict:
             "memory": params["memory"], "cpus": params["cpus"]}
 
 
-def default_image(gpus: int) -> str:
-    """The job image built for the installed plugins (CUDA for GPU jobs), asked of the engine."""
+def default_image(gpus: int, backend: str) -> str:
+    """The job image built for the installed plugins and ``backend`` (CUDA for GPU jobs), asked of the engine."""
     from ..docker import image, runner
 
-    return image.image_for_plugins(runner.client(), "cuda" if gpus else "cpu")
+    return image.image_for_plugins(runner.client(), "cuda" if gpus else "cpu", backend)
 
 
 @schedule.command("list")

@@ -19,6 +19,9 @@ from .runner import first_line
 
 REPO = "cnnpipe-job"
 BASES = {"cpu": "cnnpipe-base:py", "cuda": f"cnnpipe-base:cuda{wheels.CUDA_VERSION}"}
+# Backends whose CUDA build brings its CUDA libraries as wheels: their CUDA image needs no CUDA base.
+SELF_CONTAINED_CUDA = ("torch",)
+DEFAULT_BACKEND = "mxnet"
 MAKE_BASE = {
     "cpu": "docker build -t cnnpipe-base:py -f deploy/cpu-base.Dockerfile deploy "
            "(or, with no registry, mmdebstrap as in .ci/docker-setup.sh)",
@@ -45,10 +48,17 @@ def target_of(client, base: str, variant: str) -> wheels.Target:
     return wheels.Target(python, glibc, machine)
 
 
-def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str) -> dict:
+def base_for(variant: str, backend: str) -> str:
+    """The default base image of a ``variant`` image for ``backend``."""
+    return BASES["cpu"] if backend in SELF_CONTAINED_CUDA else BASES[variant]
+
+
+def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str,
+               backend: str = DEFAULT_BACKEND) -> dict:
     return {
         "cnnpipe.image": "job",
         "cnnpipe.variant": variant,
+        "cnnpipe.backend": backend,
         "cnnpipe.base": base,
         "cnnpipe.python": target.python,
         "cnnpipe.plugins": json.dumps(wheels.plugin_set(dists), sort_keys=True),
@@ -64,19 +74,28 @@ def fingerprint(variant, base_id, target, reqs, local_wheels) -> str:
     return digest.hexdigest()
 
 
-def build(client, variant: str = "cpu", base: str | None = None, tag: str | None = None, echo=print):
-    """Build (or reuse) the job image for the installed plugins; returns ``(tag, reused)``."""
-    base = base or BASES[variant]
+def backend_dist(backend: str) -> str:
+    """The distribution that registers ``backend`` (its extras name the framework's builds)."""
+    from ..registry import build_registry
+
+    return build_registry().backend(backend).dist
+
+
+def build(client, variant: str = "cpu", base: str | None = None, tag: str | None = None, echo=print,
+          backend: str = DEFAULT_BACKEND):
+    """Build (or reuse) the job image for the installed plugins with ``backend``'s framework; returns ``(tag, reused)``."""
+    provider = backend_dist(backend)
+    base = base or base_for(variant, backend)
     dists = wheels.plugin_dists()
-    target = target_of(client, base, variant)
+    target = target_of(client, base, variant if backend not in SELF_CONTAINED_CUDA else "cpu")
     base_id = client.images.get(base).id
     with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
         ctx = Path(tmp)
         echo(f"building wheels of {', '.join(wheels.plugin_set(dists))} ...")
         local = wheels.build_local(dists, ctx / "local")
-        reqs = wheels.requirements(dists, variant)
-        fp = fingerprint(variant, base_id, target, reqs, local)
-        name = tag or f"{REPO}:{variant}-{fp[:12]}"
+        reqs = wheels.requirements(dists, variant, provider)
+        fp = fingerprint(f"{backend}-{variant}", base_id, target, reqs, local)
+        name = tag or f"{REPO}:{backend}-{variant}-{fp[:12]}"
         existing = client.images.list(filters={"label": f"cnnpipe.fingerprint={fp}"})
         if existing:
             existing[0].tag(*split_tag(name))
@@ -85,7 +104,7 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
         wheels.download(reqs, target, ctx / "deps")
         shutil.copy(resources.files(__package__) / "job.Dockerfile", ctx / "Dockerfile")
         echo(f"building {name} from {base} (network none) ...")
-        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp), echo)
+        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp, backend), echo)
     return name, False
 
 
@@ -123,12 +142,16 @@ def job_images(client, variant: str | None = None) -> list:
     return sorted(images, key=lambda im: im.attrs.get("Created", ""), reverse=True)
 
 
-def image_for_plugins(client, variant: str) -> str:
-    """The newest job image whose plugin set is the installed one; a UsageError naming the build command otherwise."""
+def image_for_plugins(client, variant: str, backend: str = DEFAULT_BACKEND) -> str:
+    """The newest job image with ``backend``'s framework whose plugin set is the installed one; a UsageError
+    naming the build command otherwise."""
     wanted = json.dumps(wheels.plugin_set(wheels.plugin_dists()), sort_keys=True)
     for image in job_images(client, variant):
+        # Images made before backends had images of their own hold MXNet.
+        if image.labels.get("cnnpipe.backend", DEFAULT_BACKEND) != backend:
+            continue
         if image.labels.get("cnnpipe.plugins") == wanted:
             return image.tags[0] if image.tags else image.id
-    flag = " --cuda" if variant == "cuda" else ""
-    raise UsageError(f"no {variant} job image holds the installed plugins ({', '.join(json.loads(wanted))}); "
-                     f"build it with: cnnpipe image build{flag}")
+    flag = (" --cuda" if variant == "cuda" else "") + (f" --backend {backend}" if backend != DEFAULT_BACKEND else "")
+    raise UsageError(f"no {variant} job image for backend '{backend}' holds the installed plugins "
+                     f"({', '.join(json.loads(wanted))}); build it with: cnnpipe image build{flag}")

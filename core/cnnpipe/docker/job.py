@@ -36,7 +36,7 @@ def make_job(resolved, *, image=None, gpus=None, memory=None, cpus=None, timeout
     if image is None:
         from .image import image_for_plugins
 
-        image = image_for_plugins(client, "cuda" if gpus else "cpu")
+        image = image_for_plugins(client, "cuda" if gpus else "cpu", config.backend)
     env = {}
     off = disabled_names(disable)
     if off:
