@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -46,6 +47,8 @@ def parse_args(argv=None):
                    help="resize images to at most this size, or the smallest size above it a network accepts")
     p.add_argument("--limit", type=int, help="use only the first N examples of each split")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N")
+    p.add_argument("--backend", help="mxnet, torch, ... (default: each model's first)")
+    p.add_argument("--precision", help="fp32 (default), bf16 or fp16 (torch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/reference-accuracy", help="folder for the run folders")
     p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"))
@@ -67,9 +70,10 @@ def pick_models(registry, names, dataset):
     return [n for n in registry.names("models") if dataset in registry.model(n).recipes]
 
 
-def smallest_size(registry, spec, low, high, channels):
-    """The smallest square size from ``low`` up to ``high`` (in steps of 4) that the network accepts."""
-    backend = registry.backend(spec.backends[0]).load()
+def smallest_size(registry, spec, low, high, channels, backend=None):
+    """The smallest square size from ``low`` up to ``high`` (in steps of 4) that the network accepts
+    (as built by ``backend``, else its first)."""
+    backend = registry.backend(backend or spec.backends[0]).load()
     for size in [*range(low, high, 4), high]:
         try:
             backend.describe(spec, spec.arch, (1, channels, size, size))
@@ -88,12 +92,14 @@ def options_for(registry, name, recipe, args) -> dict:
     resize = recipe.resize
     if args.resize_cap and resize and resize > args.resize_cap:
         channels = registry.dataset(args.dataset).input_shape[0] or 1
-        resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels)
+        resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels, args.backend)
     return {
         "epochs": args.epochs or recipe.epochs,
         "resize": resize,
         "limit": args.limit,
         "device": args.device,
+        "backend": args.backend,
+        "precision": args.precision,
         "seed": args.seed,
         "out": args.out,
         "reporters": [],  # the run folder's records are written whatever reporters observe
@@ -112,7 +118,8 @@ def train_one(registry, name, args) -> dict:
         run, reporters = prepare(registry, resolve(registry, name, args.dataset, options=options))
         row["run_dir"] = str(run.run_dir.path)
         row["ran"] = {k: getattr(run.config, k) for k in
-                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "backend")}
+                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "backend",
+                       "precision")}
         row["ran"].update(train_examples=len(run.data.train_X), test_examples=len(run.data.test_X),
                           input_shape=list(run.data.input_shape))
         execute(run, reporters)
@@ -137,9 +144,26 @@ def vars_of(recipe) -> dict:
     return asdict(recipe)
 
 
+def frameworks() -> dict:
+    """The version and visible GPUs of each installed framework (``None`` where one is missing)."""
+    found = {}
+    try:
+        import mxnet as mx
+
+        found["mxnet"], found["gpus_visible_to_mxnet"] = mx.__version__, mx.context.num_gpus()
+    except ImportError:
+        found["mxnet"] = None
+    try:
+        import torch
+
+        found["torch"], found["gpus_visible_to_torch"] = torch.__version__, torch.cuda.device_count()
+    except ImportError:
+        found["torch"] = None
+    return found
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
-    import mxnet as mx
     import numpy as np
 
     from cnnpipe import __version__
@@ -157,12 +181,20 @@ def machine() -> dict:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()),
-        "gpus_visible_to_mxnet": mx.context.num_gpus(),
+        "cpu_flags": cpu_flags(),
         "python": platform.python_version(),
-        "mxnet": mx.__version__,
+        **frameworks(),
         "numpy": np.__version__,
         "cnnpipe": __version__,
     }
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's AVX-512 flags (oneDNN's kernels, and so MXNet's speed, depend on them)."""
+    try:
+        return sorted(set(re.findall(r"\bavx512[a-z0-9_]*", Path("/proc/cpuinfo").read_text())))
+    except OSError:
+        return []
 
 
 def fmt(value, spec):
@@ -180,25 +212,29 @@ def markdown(report) -> str:
         "    " + report["command"],
         "",
         f"Machine: {m['cpu'] or 'unknown CPU'}, {m['cpu_count']} cores (load average at start "
-        f"{m['load_average_at_start'][0]:.1f}, shared), {m['gpus_visible_to_mxnet']} GPU(s); "
-        f"{m['platform']}; Python {m['python']}, mxnet {m['mxnet']}, numpy {m['numpy']}, cnnpipe {m['cnnpipe']}.",
+        f"{m['load_average_at_start'][0]:.1f}, shared), AVX-512: {', '.join(m.get('cpu_flags') or ['none'])}; "
+        f"{m['platform']}; Python {m['python']}, "
+        + ", ".join(f"{k} {m[k]}" for k in ("mxnet", "torch") if m.get(k))
+        + f", numpy {m['numpy']}, cnnpipe {m['cnnpipe']}; GPUs visible: "
+        + (", ".join(f"{m[k]} ({k[len('gpus_visible_to_'):]})" for k in m if k.startswith("gpus_visible_to_")) or "none")
+        + ".",
         f"Plugins: {', '.join(f'{k} {v}' for k, v in sorted(report['plugins'].items()))}.",
         "",
         "Book: the test accuracy *Dive into Deep Learning* (MXNet edition) prints after its full 5-epoch recipe.",
         "Rows trained with reductions (fewer epochs, smaller images, a subset) are not comparable with it;",
         "the columns on the right say exactly what each row ran.",
         "",
-        "| model | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch | resize | train/test examples |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | backend | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch | resize | train/test examples |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         ran = r.get("ran", {})
         if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error'].replace('|', '/')} | | | {fmt(r['book_test_acc'], '.3f')} | | | "
+            lines.append(f"| {r['model']} | {ran.get('backend', '')} | failed: {r['error'].replace('|', '/')} | | | {fmt(r['book_test_acc'], '.3f')} | | | "
                          f"{ran.get('epochs', '')} | | | {ran.get('resize', '')} | |")
             continue
         lines.append(
-            f"| {r['model']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
+            f"| {r['model']} | {ran['backend']}{'' if ran.get('precision', 'fp32') == 'fp32' else ' ' + ran['precision']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
             f"| {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} | {r['images_per_sec']:,.0f} "
             f"| {ran['epochs']} of {r['recipe']['epochs']} | {ran['lr']:g} | {ran['batch_size']} "
             f"| {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "

@@ -47,4 +47,4 @@ def test_reduced_run_records_what_it_ran(bench, tmp_path):
     assert 0 <= row["test_acc"] <= 1 and row["images_per_sec"] > 0
     assert Path(row["run_dir"], "metrics.jsonl").exists()
     assert report["machine"]["mxnet"] == "1.9.1"
-    assert "| lenet-bn | " in md.read_text() and "--limit 256" in md.read_text()
+    assert "| lenet-bn | mxnet | " in md.read_text() and "--limit 256" in md.read_text()
