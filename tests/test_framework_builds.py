@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
 
@@ -20,8 +18,9 @@ PLUGINS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").iterdir() 
 def resolve(*requirements) -> dict[str, str]:
     """``{distribution: version}`` of everything pip would install for ``requirements`` into an empty environment."""
     proc = subprocess.run(
+        # Without build isolation the local projects' metadata takes seconds, not a fresh setuptools each.
         [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
-         "--disable-pip-version-check", *requirements],
+         "--disable-pip-version-check", "--no-build-isolation", *requirements],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -45,10 +44,7 @@ def test_gpu_extras_give_each_frameworks_cuda_build():
     assert {"nvidia-cudnn-cu13", "nvidia-cublas"} & set(found), sorted(found)
 
 
-@pytest.mark.parametrize("plugin, framework", [("cnnpipe-mxnet", "mxnet"), ("cnnpipe-torch", "torch")])
-def test_cpu_extras_give_each_frameworks_cpu_build(plugin, framework):
-    found = resolve("./", f"./plugins/{plugin}[cpu]")
-    assert framework in found
+def test_cpu_extras_give_each_frameworks_cpu_build():
+    found = resolve("./", "./plugins/cnnpipe-mxnet[cpu]", "./plugins/cnnpipe-torch[cpu]")
+    assert found["mxnet"] == "1.9.1" and found["torch"].endswith("+cpu")
     assert not [name for name in found if name.startswith("nvidia-") or name.startswith("mxnet-cu")], sorted(found)
-    if framework == "torch":
-        assert found["torch"].endswith("+cpu")
