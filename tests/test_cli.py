@@ -14,7 +14,7 @@ try:
     main({args!r}, prog_name="cnnpipe")
 except SystemExit as exc:
     assert not exc.code, exc.code
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("mxnet", "matplotlib", "docker"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("mxnet", "torch", "matplotlib", "docker"))
 print("HEAVY", loaded)
 """
 
