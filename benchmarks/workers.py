@@ -300,7 +300,7 @@ def main(argv):
             result = epoch_cnnpipe(limit, out)
         elif variant == "cnnpipe-no-plot":  # the default reporters but the matplotlib one
             result = epoch_cnnpipe(limit, out, ["console"])
-        elif variant == "cnnpipe-torch":  # the same, with the torch backend
+        elif variant.startswith("cnnpipe-torch"):  # the same, with the torch backend (threads: the environment's)
             result = epoch_cnnpipe(limit, out, ["console"], backend="torch")
         else:
             raise SystemExit(f"unknown variant {variant}")
