@@ -31,24 +31,30 @@ if [ ! -f core/cnnpipe/__init__.py ]; then
     exit 2
 fi
 mkdir -p "$out_dir"
-exec > >(tee -a "$out_dir/gpu_check.log") 2>&1
-echo "gpu_check: $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), $("$python" --version 2>&1)"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 
-# A venv that also sees every package of the interpreter it was made from (a venv's or the system's).
-venv="$out_dir/venv"
-rm -rf "$venv"
-"$python" -m venv --without-pip "$venv"
-"$python" -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()] * bool(site.ENABLE_USER_SITE)))' \
-    > "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_gpu_check_parent.pth"
-plugins=()
-for dir in plugins/cnnpipe-*; do
-    [ "$dir" = plugins/cnnpipe-mxnet ] || plugins+=("$dir")
-done
-# No network: no build isolation (setuptools comes from the interpreter) and no dependencies.
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --no-build-isolation \
-    ./ "${plugins[@]}"
-"$venv/bin/python" -m cnnpipe list backends
+run() {
+    echo "gpu_check: $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), $("$python" --version 2>&1)"
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    fi
 
-export CNNPIPE_CACHE_DIR="$out_dir/cache" MPLCONFIGDIR="$out_dir/matplotlib"
-"$venv/bin/python" benchmarks/gpu_check.py "$data_dir" "$out_dir" "$@"
+    # A venv that also sees every package of the interpreter it was made from (a venv's or the system's).
+    local venv="$out_dir/venv" plugins=() dir
+    rm -rf "$venv"
+    "$python" -m venv --without-pip "$venv"
+    "$python" -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()] * bool(site.ENABLE_USER_SITE)))' \
+        > "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_gpu_check_parent.pth"
+    for dir in plugins/cnnpipe-*; do
+        [ "$dir" = plugins/cnnpipe-mxnet ] || plugins+=("$dir")
+    done
+    # No network: no build isolation (setuptools comes from the interpreter) and no dependencies.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --no-build-isolation \
+        ./ "${plugins[@]}"
+    "$venv/bin/python" -m cnnpipe list backends
+
+    CNNPIPE_CACHE_DIR="$out_dir/cache" MPLCONFIGDIR="$out_dir/matplotlib" \
+        "$venv/bin/python" benchmarks/gpu_check.py "$data_dir" "$out_dir" "$@"
+}
+
+# Everything printed also goes to the log; the pipeline ends only when tee has written all of it.
+run "$@" 2>&1 | tee -a "$out_dir/gpu_check.log"
