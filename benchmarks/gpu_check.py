@@ -130,6 +130,8 @@ def machine() -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cpu_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "numpy": numpy.__version__,
         "cnnpipe": __version__,
     }
@@ -139,7 +141,7 @@ def markdown(report) -> str:
     """The table of a report, with the command and the machine."""
     m = report["machine"]
     where = (f"{m['gpu']} ({m['gpu_count']} GPU(s), CUDA {m['cuda']})" if m["gpu"]
-             else f"no GPU ({m['cpu']}, {m.get('cpu_count')} cores)")
+             else f"no GPU ({m['cpu']}, {m.get('cpu_count')} cores, PyTorch on {m.get('cpu_threads')} thread(s))")
     lines = [f"Command: `{report['command']}` ({report['started']}, {report['seconds']:.0f} s in all)", "",
              f"Machine: {where}; {m['platform']}; Python {m['python']}, torch {m['torch']}, numpy {m['numpy']}, "
              f"cnnpipe {m['cnnpipe']}.", "",
