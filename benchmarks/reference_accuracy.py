@@ -132,6 +132,7 @@ def train_one(registry, name, args) -> dict:
         train_loss=last["train_loss"],
         train_acc=last["train_acc"],
         test_acc=last["test_acc"],
+        test_acc_by_epoch=[m["test_acc"] for m in history],
         sec_per_epoch=sum(m["time"] for m in history) / len(history),
         images_per_sec=sum(m["images_per_sec"] for m in history) / len(history),
     )
@@ -180,6 +181,7 @@ def machine() -> dict:
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "load_average_at_start": list(os.getloadavg()),
         "cpu_flags": cpu_flags(),
         "python": platform.python_version(),
