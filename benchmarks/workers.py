@@ -35,6 +35,8 @@ def epoch_cnnpipe(limit, out, reporters=None, backend="mxnet"):
     from cnnpipe.run import execute
 
     options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu", "reporters": reporters, "backend": backend}
+    if backend == "torch":
+        import torch._dynamo  # noqa: F401  (as in epoch_torch: imports are not timed)
     registry = build_registry()
     run, reporters = prepare(registry, resolve(registry, "lenet", "fashion-mnist", options=options))
     import contextlib
@@ -121,6 +123,7 @@ def epoch_torch(limit, out, threads=None):
     X_np, y_np = data.train_X, data.train_y
     import numpy as np
     import torch
+    import torch._dynamo  # noqa: F401  (an optimizer's first construction imports it: 2 to 5 s, not timed)
     from torch import nn
 
     start = time.perf_counter()
