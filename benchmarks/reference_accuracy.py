@@ -49,7 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N")
     p.add_argument("--backend", help="mxnet, torch, ... (default: each model's first)")
     p.add_argument("--precision", help="fp32 (default), bf16 or fp16 (torch)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", default="0", help="a seed, or several (0,1,2): one row per model and seed")
     p.add_argument("--out", default="runs/reference-accuracy", help="folder for the run folders")
     p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"))
     p.add_argument("--json", default=str(HERE / "REFERENCE.json"))
@@ -100,20 +100,29 @@ def options_for(registry, name, recipe, args) -> dict:
         "device": args.device,
         "backend": args.backend,
         "precision": args.precision,
-        "seed": args.seed,
         "out": args.out,
         "reporters": [],  # the run folder's records are written whatever reporters observe
     }
 
 
-def train_one(registry, name, args) -> dict:
+def seeds(args) -> list[int]:
+    """The seeds of ``--seed``; a UsageError when one is not a whole number."""
+    from cnnpipe.errors import UsageError
+
+    try:
+        return [int(s) for s in str(args.seed).split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seed takes whole numbers separated by commas, got '{args.seed}'")
+
+
+def train_one(registry, name, args, seed=0) -> dict:
     """Train ``name`` through the pipeline; the row of the table (with ``error`` when it failed)."""
     from cnnpipe.pipeline import prepare, resolve
     from cnnpipe.run import execute
 
     recipe = registry.model(name).recipes[args.dataset]
     row = {"model": name, "book_test_acc": BOOK_TEST_ACC.get(name), "recipe": vars_of(recipe)}
-    options = options_for(registry, name, recipe, args)
+    options = {**options_for(registry, name, recipe, args), "seed": seed}
     try:
         run, reporters = prepare(registry, resolve(registry, name, args.dataset, options=options))
         row["run_dir"] = str(run.run_dir.path)
@@ -226,17 +235,17 @@ def markdown(report) -> str:
         "Rows trained with reductions (fewer epochs, smaller images, a subset) are not comparable with it;",
         "the columns on the right say exactly what each row ran.",
         "",
-        "| model | backend | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch | resize | train/test examples |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | backend | seed | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch | resize | train/test examples |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         ran = r.get("ran", {})
         if "error" in r:
-            lines.append(f"| {r['model']} | {ran.get('backend', '')} | failed: {r['error'].replace('|', '/')} | | | {fmt(r['book_test_acc'], '.3f')} | | | "
+            lines.append(f"| {r['model']} | {ran.get('backend', '')} | {ran.get('seed', '')} | failed: {r['error'].replace('|', '/')} | | | {fmt(r['book_test_acc'], '.3f')} | | | "
                          f"{ran.get('epochs', '')} | | | {ran.get('resize', '')} | |")
             continue
         lines.append(
-            f"| {r['model']} | {ran['backend']}{'' if ran.get('precision', 'fp32') == 'fp32' else ' ' + ran['precision']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
+            f"| {r['model']} | {ran['backend']}{'' if ran.get('precision', 'fp32') == 'fp32' else ' ' + ran['precision']} | {ran['seed']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} | {fmt(r['test_acc'], '.3f')} "
             f"| {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} | {r['images_per_sec']:,.0f} "
             f"| {ran['epochs']} of {r['recipe']['epochs']} | {ran['lr']:g} | {ran['batch_size']} "
             f"| {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "
@@ -257,6 +266,7 @@ def main(argv=None) -> int:
     try:
         registry.dataset(args.dataset)
         names = pick_models(registry, args.models, args.dataset)
+        seeds(args)
     except UsageError as exc:
         print(f"reference_accuracy: {exc}", file=sys.stderr)
         return 2
@@ -268,9 +278,9 @@ def main(argv=None) -> int:
         "plugins": plugin_versions(registry),
         "rows": [],
     }
-    for name in names:
-        print(f"reference_accuracy: training {name}", file=sys.stderr, flush=True)
-        row = train_one(registry, name, args)
+    for name, seed in [(n, s) for n in names for s in seeds(args)]:
+        print(f"reference_accuracy: training {name} (seed {seed})", file=sys.stderr, flush=True)
+        row = train_one(registry, name, args, seed)
         print(f"reference_accuracy: {name}: " + json.dumps({k: v for k, v in row.items() if k not in ("recipe", "ran")}),
               file=sys.stderr, flush=True)
         report["rows"].append(row)
