@@ -53,6 +53,7 @@ def parse_args(argv=None):
     p.add_argument("--out", default="runs/reference-accuracy", help="folder for the run folders")
     p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"))
     p.add_argument("--json", default=str(HERE / "REFERENCE.json"))
+    p.add_argument("--render", metavar="JSON", help="only rewrite --markdown from a JSON file this script wrote")
     return p.parse_args(argv)
 
 
@@ -228,7 +229,7 @@ def markdown(report) -> str:
         + ", ".join(f"{k} {m[k]}" for k in ("mxnet", "torch") if m.get(k))
         + f", numpy {m['numpy']}, cnnpipe {m['cnnpipe']}; GPUs visible: "
         + (", ".join(f"{m[k]} ({k[len('gpus_visible_to_'):]})" for k in m if k.startswith("gpus_visible_to_")) or "none")
-        + ".",
+        + (f"; OMP_NUM_THREADS={m['omp_num_threads']}" if m.get("omp_num_threads") else "") + ".",
         f"Plugins: {', '.join(f'{k} {v}' for k, v in sorted(report['plugins'].items()))}.",
         "",
         "Book: the test accuracy *Dive into Deep Learning* (MXNet edition) prints after its full 5-epoch recipe.",
@@ -257,6 +258,9 @@ def markdown(report) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.render:
+        Path(args.markdown).write_text(markdown(json.loads(Path(args.render).read_text())))
+        return 0
     from cnnpipe.errors import UsageError
     from cnnpipe.files import atomic_path
     from cnnpipe.pipeline import plugin_versions
