@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -22,10 +23,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKERS = HERE / "workers.py"
 MANAGED = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE")  # unset for every variant unless it sets them itself
-EPOCH_VARIANTS = ("cnnpipe", "gluon", "gluon-per-batch-copy", "gluon-one-thread", "torch", "torch-one-thread")
+EPOCH_VARIANTS = ("cnnpipe", "cnnpipe-no-plot", "cnnpipe-torch", "cnnpipe-torch-one-thread", "gluon",
+                  "gluon-per-batch-copy", "gluon-one-thread", "torch", "torch-one-thread")
+BACKENDS = ("mxnet", "torch")
 RATIOS = (  # (name, numerator, denominator, target): the figure is numerator time / denominator time
     ("cnnpipe / bare Gluon loop", "cnnpipe", "gluon", "<= 1.05"),
-    ("cnnpipe / PyTorch", "cnnpipe", "torch", "<= 1.00"),
+    ("cnnpipe --backend torch / hand-written PyTorch loop", "cnnpipe-torch", "torch", "<= 1.00"),
+    # PyTorch's default threads wait for each other at every operation, which a busy machine punishes
+    # unevenly; on one thread each the comparison is of the loops alone.
+    ("cnnpipe --backend torch / hand-written PyTorch loop, both on one thread", "cnnpipe-torch-one-thread",
+     "torch-one-thread", "<= 1.00"),
+    ("cnnpipe --backend torch / cnnpipe (MXNet), both without the plot reporter", "cnnpipe-torch", "cnnpipe-no-plot",
+     "(depends on AVX-512)"),
+    ("cnnpipe (MXNet) / PyTorch", "cnnpipe", "torch", "(depends on AVX-512)"),
     ("cnnpipe without the plot reporter / bare Gluon loop", "cnnpipe-no-plot", "gluon", "<= 1.05"),
     ("bare Gluon / PyTorch, both on one thread", "gluon-one-thread", "torch-one-thread", "(same threads)"),
     ("bare Gluon with per-batch copies (cnnpipe before) / bare Gluon", "gluon-per-batch-copy", "gluon",
@@ -35,8 +45,16 @@ RATIOS = (  # (name, numerator, denominator, target): the figure is numerator ti
 )
 
 
+def cpu_flags() -> list[str]:
+    """The CPU's AVX-512 flags: oneDNN picks MXNet's max-pool kernel by them."""
+    try:
+        return sorted(set(re.findall(r"\bavx512[a-z0-9_]*", Path("/proc/cpuinfo").read_text())))
+    except OSError:
+        return []
+
+
 def machine() -> dict:
-    """The CPU, cores, load and library versions the figures were measured with."""
+    """The CPU, its AVX-512 flags, cores, load and library versions the figures were measured with."""
     model = platform.processor()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,13 +64,14 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {}
-    for dist in ("cnnpipe", "mxnet", "numpy", "torch", "pluggy", "click"):
+    for dist in ("cnnpipe", "cnnpipe-mxnet", "cnnpipe-torch", "mxnet", "numpy", "torch", "pluggy", "click"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
     return {
         "cpu": model,
+        "cpu_flags": cpu_flags(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
@@ -81,7 +100,7 @@ def base_env() -> dict:
 def variant_env(variant) -> dict:
     """Each library with its own defaults, except the ``-one-thread`` variants."""
     env = base_env()
-    if variant == "gluon-one-thread":
+    if variant.endswith("-one-thread"):
         env["OMP_NUM_THREADS"] = "1"
     return env
 
@@ -107,23 +126,24 @@ def bench_epochs(rounds, limit, variants, out) -> dict:
             "runs": runs, "ratios": ratios, "rounds": rounds, "limit": limit}
 
 
-def bench_throughput(repeats, steps) -> list:
-    """Training and inference images per second of every installed MXNet model."""
+def bench_throughput(repeats, steps, size_cap, backends) -> list:
+    """Training and inference images per second of every installed classifier in each backend, interleaved."""
     from cnnpipe.registry import build_registry
 
     reg = build_registry()
     rows = []
-    models = [n for n in reg.names("models") if "mxnet" in reg.model(n).backends]
-    samples = {n: [] for n in models}
+    models = [n for n in reg.names("models") if reg.model(n).task == "classification"]
+    pairs = [(n, b) for n in models for b in backends if b in reg.model(n).backends]
+    samples = {pair: [] for pair in pairs}
     for _ in range(repeats):
-        for name in models:
-            samples[name].append(worker(["throughput", name, steps], base_env()))
-    for name in models:
-        s = samples[name]
-        rows.append({"model": name, "input": s[0]["shape"],
+        for name, backend in pairs:
+            samples[name, backend].append(worker(["throughput", name, steps, size_cap, backend], base_env()))
+    for name, backend in pairs:
+        s = samples[name, backend]
+        rows.append({"model": name, "backend": backend, "input": s[0]["shape"],
                      "train_ips": statistics.median(x["train_ips"] for x in s),
                      "infer_ips": statistics.median(x["infer_ips"] for x in s)})
-        print(f"  {name:16s} {str(s[0]['shape']):20s} train {rows[-1]['train_ips']:8.0f} img/s  "
+        print(f"  {name:16s} {backend:6s} {str(s[0]['shape']):20s} train {rows[-1]['train_ips']:8.0f} img/s  "
               f"inference {rows[-1]['infer_ips']:8.0f} img/s", flush=True)
     return rows
 
@@ -178,7 +198,8 @@ def markdown(results, command) -> str:
     lines = [
         "# cnnpipe benchmark results", "",
         f"Command: `{command}`", "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average_at_start']} at start "
+        f"Machine: {m['cpu']}, {m['cores']} cores, AVX-512: {', '.join(m.get('cpu_flags') or ['none'])}; "
+        f"load average {m['load_average_at_start']} at start and {m.get('load_average_at_end', '?')} at the end "
         f"(shared machine), Python {m['python']}, {m['platform']}; "
         + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; measured {m['date']}.", "",
         "Each variant runs with its library's default threads and engine (removed from its environment: "
@@ -201,10 +222,7 @@ def markdown(results, command) -> str:
         lines.append("")
     t = results.get("throughput")
     if t:
-        lines += ["## Images per second at each recipe's input size and batch size", "",
-                  "| model | input (batch, C, H, W) | training | inference |", "|---|---|---:|---:|"]
-        lines += [f"| {r['model']} | {tuple(r['input'])} | {r['train_ips']:.0f} | {r['infer_ips']:.0f} |" for r in t]
-        lines.append("")
+        lines += throughput_table(t, results.get("throughput_size_cap"))
     for key, title, target in (("startup", "Start-up (wall seconds, median)", 0.5),
                                ("dataset", "Fashion-MNIST load (seconds in process, median)", 0.5)):
         if results.get(key):
@@ -218,11 +236,35 @@ def markdown(results, command) -> str:
     return "\n".join(lines)
 
 
+def throughput_table(rows, size_cap) -> list[str]:
+    """One row per model: images per second, training and inference, in each backend, and torch / mxnet."""
+    cap = (f"images at most {size_cap} pixels a side (or the smallest size a network accepts) instead of the "
+           f"recipe's, " if size_cap else "")
+    lines = [f"## Images per second: the recipe's batch size, {cap}random data, median of the repeats", "",
+             "| model | input (batch, C, H, W) | mxnet training | torch training | torch / mxnet | mxnet inference "
+             "| torch inference | torch / mxnet |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    by_model: dict = {}
+    for r in rows:
+        by_model.setdefault(r["model"], {})[r.get("backend", "mxnet")] = r
+    for model, found in by_model.items():
+        mx, tc = found.get("mxnet"), found.get("torch")
+        shape = tuple((mx or tc)["input"])
+        cells = []
+        for key in ("train_ips", "infer_ips"):
+            a, b = (mx or {}).get(key), (tc or {}).get(key)
+            cells += [f"{a:.0f}" if a else "-", f"{b:.0f}" if b else "-", f"{b / a:.2f}" if a and b else "-"]
+        lines.append(f"| {model} | {shape} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the epoch comparison")
     parser.add_argument("--repeats", type=int, default=5, help="runs per start-up, load and throughput figure")
     parser.add_argument("--steps", type=int, default=5, help="timed batches per throughput figure")
+    parser.add_argument("--size-cap", type=int, default=0,
+                        help="throughput: images at most this many pixels a side (0: the recipe's size)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="throughput: backends to measure")
     parser.add_argument("--limit", type=int, default=0, help="examples per split for the epoch (0: all)")
     parser.add_argument("--variants", default=",".join(EPOCH_VARIANTS), help="epoch variants to compare")
     parser.add_argument("--only", default="epochs,throughput,startup,dataset", help="sections to run")
@@ -237,12 +279,12 @@ def main(argv=None):
         return
     only = set(args.only.split(","))
     variants = [v for v in args.variants.split(",") if v]
-    if any(v.startswith("torch") for v in variants):
+    if any("torch" in v for v in variants):
         try:
             metadata.version("torch")
         except metadata.PackageNotFoundError:
             print("PyTorch is not installed (pip install -r benchmarks/requirements.txt); skipping its variants")
-            variants = [v for v in variants if not v.startswith("torch")]
+            variants = [v for v in variants if "torch" not in v]
     results = {"machine": machine()}
     with tempfile.TemporaryDirectory() as runs:
         if "epochs" in only:
@@ -250,7 +292,9 @@ def main(argv=None):
             results["epochs"] = bench_epochs(args.rounds, args.limit, variants, runs)
         if "throughput" in only:
             print("Throughput:", flush=True)
-            results["throughput"] = bench_throughput(args.repeats, args.steps)
+            results["throughput"] = bench_throughput(args.repeats, args.steps, args.size_cap,
+                                                     [b for b in args.backends.split(",") if b])
+            results["throughput_size_cap"] = args.size_cap
         if "startup" in only:
             print("Start-up:", flush=True)
             results["startup"] = bench_startup(args.repeats, runs)

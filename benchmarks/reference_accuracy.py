@@ -49,8 +49,9 @@ def parse_args(argv=None):
                    help="resize images to at most this size, or the smallest size above it a network accepts")
     p.add_argument("--limit", type=int, help="use only the first N examples of each split")
     p.add_argument("--backend", help="train with this backend (default: each model's own default)")
+    p.add_argument("--precision", help="fp32 (default), bf16 or fp16 (the torch backend)")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", default="0", help="a seed, or several (0,1,2): one row per model and seed")
     p.add_argument("--out", default="runs/reference-accuracy", help="folder for the run folders")
     p.add_argument("--note", default="", help="one line saying why this run was made, shown as its heading")
     p.add_argument("--markdown", default=str(HERE / "REFERENCE.md"), help="the page, written from the whole record")
@@ -73,9 +74,10 @@ def pick_models(registry, names, dataset):
     return [n for n in registry.names("models") if dataset in registry.model(n).recipes]
 
 
-def smallest_size(registry, spec, low, high, channels):
-    """The smallest square size from ``low`` up to ``high`` (in steps of 4) that the network accepts."""
-    backend = registry.backend(spec.backends[0]).load()
+def smallest_size(registry, spec, low, high, channels, backend=None):
+    """The smallest square size from ``low`` up to ``high`` (in steps of 4) that the network accepts
+    (as ``backend`` builds it, else its first)."""
+    backend = registry.backend(backend or spec.backends[0]).load()
     for size in [*range(low, high, 4), high]:
         try:
             backend.describe(spec, spec.arch, (1, channels, size, size))
@@ -94,34 +96,48 @@ def options_for(registry, name, recipe, args) -> dict:
     resize = recipe.resize
     if args.resize_cap and resize and resize > args.resize_cap:
         channels = registry.dataset(args.dataset).input_shape[0] or 1
-        resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels)
+        resize = smallest_size(registry, registry.model(name), args.resize_cap, recipe.resize, channels, args.backend)
     options = {
         "epochs": args.epochs or recipe.epochs,
         "resize": resize,
         "limit": args.limit,
         "device": args.device,
-        "seed": args.seed,
         "out": args.out,
         "reporters": [],  # the run folder's records are written whatever reporters observe
     }
-    if args.backend:
-        options["backend"] = args.backend
+    for key in ("backend", "precision"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
     return options
 
 
-def train_one(registry, name, args) -> dict:
+def seeds(args) -> list[int]:
+    """The seeds of ``--seed``; a UsageError when one is not a whole number."""
+    from cnnpipe.errors import UsageError
+
+    try:
+        found = [int(s) for s in str(args.seed).split(",") if s.strip()]
+    except ValueError:
+        found = []
+    if not found:
+        raise UsageError(f"--seed takes whole numbers separated by commas, got '{args.seed}'")
+    return found
+
+
+def train_one(registry, name, args, seed: int = 0) -> dict:
     """Train ``name`` through the pipeline; the row of the table (with ``error`` when it failed)."""
     from cnnpipe.pipeline import prepare, resolve
     from cnnpipe.run import execute
 
     recipe = registry.model(name).recipes[args.dataset]
     row = {"model": name, "book_test_acc": BOOK_TEST_ACC.get(name), "recipe": vars_of(recipe)}
-    options = options_for(registry, name, recipe, args)
+    options = {**options_for(registry, name, recipe, args), "seed": seed}
     try:
         run, reporters = prepare(registry, resolve(registry, name, args.dataset, options=options))
         row["run_dir"] = str(run.run_dir.path)
         row["ran"] = {k: getattr(run.config, k) for k in
-                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "backend")}
+                      ("epochs", "lr", "batch_size", "optimizer", "init", "resize", "limit", "device", "seed", "backend",
+                       "precision")}
         row["ran"].update(train_examples=len(run.data.train_X), test_examples=len(run.data.test_X),
                           input_shape=list(run.data.input_shape))
         execute(run, reporters)
@@ -164,6 +180,7 @@ def machine() -> dict:
         "cpu_flags": sorted(set(re.findall(r"\bavx512[a-z_0-9]*", cpuinfo))),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "cnnpipe": __version__,
@@ -202,7 +219,8 @@ weights yet.
 Written by `benchmarks/reference_accuracy.py` from `REFERENCE.json`, which holds every run below.
 A new run adds its rows and replaces only the rows of the same model trained the same way:
 
-    python benchmarks/reference_accuracy.py [--models a,b] [--backend B] [--epochs N] [--resize-cap N] [--limit N] [--note TEXT]
+    python benchmarks/reference_accuracy.py [--models a,b] [--backend B] [--precision P] [--seed 0,1,2] [--epochs N]
+        [--resize-cap N] [--limit N] [--note TEXT]
 """
 
 
@@ -232,7 +250,9 @@ def read_runs(path: Path) -> list:
     if not path.exists():
         return []
     data = json.loads(path.read_text())
-    return data["runs"] if isinstance(data, dict) else data  # a list before the record merged runs
+    if isinstance(data, list):
+        return data  # a list before the record merged runs
+    return data["runs"] if "runs" in data else [data]  # one report alone, as the first versions wrote it
 
 
 def describe_machine(m: dict) -> str:
@@ -241,10 +261,11 @@ def describe_machine(m: dict) -> str:
     else:
         flags = ", ".join(m["cpu_flags"]) or "no AVX-512"
     gpus = m.get("gpus_visible_to_mxnet", m.get("gpus_visible_to_torch"))
-    frameworks = ", ".join(f"{k} {m[k]}" for k in ("mxnet", "torch") if k in m)
+    frameworks = ", ".join(f"{k} {m[k]}" for k in ("mxnet", "torch") if m.get(k))
     return (f"{m['cpu'] or 'unknown CPU'} ({flags}), {m['cpu_count']} cores (load average at start "
             f"{m['load_average_at_start'][0]:.1f}, shared), {gpus} GPU(s); {m['platform']}; Python {m['python']}, "
-            f"{frameworks}, numpy {m['numpy']}, cnnpipe {m['cnnpipe']}.")
+            f"{frameworks}, numpy {m['numpy']}, cnnpipe {m['cnnpipe']}"
+            + (f"; OMP_NUM_THREADS={m['omp_num_threads']}" if m.get("omp_num_threads") else "") + ".")
 
 
 def recipe_epochs(recipe: dict) -> int:
@@ -267,19 +288,22 @@ def markdown(runs: list) -> str:
             *([f"Measured again by a later run, and taken out here: {', '.join(report['replaced'])}."]
               if report.get("replaced") else []),
             "",
-            "| model | backend | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr | batch "
-            "| resize | train/test examples |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| model | backend | seed | loss | train acc | test acc | book test acc | sec/epoch | images/sec | epochs | lr "
+            "| batch | resize | train/test examples |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in report["rows"]:
             ran = r.get("ran", {})
             backend = ran.get("backend", ran.get("trainer", ""))
+            if ran.get("precision", "fp32") != "fp32":
+                backend += f" {ran['precision']}"
+            seed = ran.get("seed", "")
             if "error" in r:
-                lines.append(f"| {r['model']} | {backend} | failed: {r['error'].replace('|', '/')} | | "
+                lines.append(f"| {r['model']} | {backend} | {seed} | failed: {r['error'].replace('|', '/')} | | "
                              f"| {fmt(r['book_test_acc'], '.3f')} | | | {ran.get('epochs', '')} | | | {ran.get('resize', '')} | |")
                 continue
             lines.append(
-                f"| {r['model']} | {backend} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} "
+                f"| {r['model']} | {backend} | {seed} | {fmt(r['train_loss'], '.4f')} | {fmt(r['train_acc'], '.3f')} "
                 f"| {fmt(r['test_acc'], '.3f')} | {fmt(r['book_test_acc'], '.3f')} | {r['sec_per_epoch']:.1f} "
                 f"| {r['images_per_sec']:,.0f} | {ran['epochs']} of {recipe_epochs(r['recipe'])} | {ran['lr']:g} "
                 f"| {ran['batch_size']} | {ran['resize'] or 'none'} (book {r['recipe']['resize'] or 'none'}) "
@@ -307,6 +331,7 @@ def main(argv=None) -> int:
         names = pick_models(registry, args.models, args.dataset)
         if args.backend:
             registry.backend(args.backend)
+        chosen_seeds = seeds(args)
         previous = read_runs(Path(args.json))
     except UsageError as exc:
         print(f"reference_accuracy: {exc}", file=sys.stderr)
@@ -323,9 +348,9 @@ def main(argv=None) -> int:
         "plugins": plugin_versions(registry),
         "rows": [],
     }
-    for name in names:
-        print(f"reference_accuracy: training {name}", file=sys.stderr, flush=True)
-        row = train_one(registry, name, args)
+    for name, seed in [(n, s) for n in names for s in chosen_seeds]:
+        print(f"reference_accuracy: training {name} (seed {seed})", file=sys.stderr, flush=True)
+        row = train_one(registry, name, args, seed)
         print(f"reference_accuracy: {name}: " + json.dumps({k: v for k, v in row.items() if k not in ("recipe", "ran", "history")}),
               file=sys.stderr, flush=True)
         report["rows"].append(row)

@@ -28,14 +28,17 @@ def load_fashion_mnist(limit=None):
     return data
 
 
-def epoch_cnnpipe(limit, out, reporters=None):
+def epoch_cnnpipe(limit, out, reporters=None, backend="mxnet"):
     """cnnpipe's own path: ``prepare`` then ``execute`` with the default (or named) reporters, one epoch."""
-    from cnnpipe.pipeline import prepare
+    from cnnpipe.pipeline import prepare, resolve
     from cnnpipe.registry import build_registry
     from cnnpipe.run import execute
 
-    options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu", "reporters": reporters}
-    run, reporters = prepare(build_registry(), "lenet", "fashion-mnist", options=options)
+    options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu", "reporters": reporters, "backend": backend}
+    if backend == "torch":
+        import torch._dynamo  # noqa: F401  (as in epoch_torch: imports are not timed)
+    registry = build_registry()
+    run, reporters = prepare(registry, resolve(registry, "lenet", "fashion-mnist", options=options))
     import contextlib
     import io
 
@@ -48,12 +51,10 @@ def epoch_cnnpipe(limit, out, reporters=None):
     with contextlib.redirect_stderr(io.StringIO()):
         summary = execute(run, reporters)
     wall = time.perf_counter() - start
-    import mxnet as mx
-
     return {"seconds": wall, "test_acc": summary["test_acc"], "train_loss": summary["train_loss"],
             "train_acc": summary["train_acc"],
             "threads": os.environ.get("OMP_NUM_THREADS"), "engine": os.environ.get("MXNET_ENGINE_TYPE"),
-            "mxnet": mx.__version__}
+            **run.backend.versions()}
 
 
 def epoch_gluon(limit, out, per_batch_copy=False):
@@ -122,6 +123,7 @@ def epoch_torch(limit, out, threads=None):
     X_np, y_np = data.train_X, data.train_y
     import numpy as np
     import torch
+    import torch._dynamo  # noqa: F401  (an optimizer's first construction imports it: 2 to 5 s, not timed)
     from torch import nn
 
     start = time.perf_counter()
@@ -164,21 +166,39 @@ def epoch_torch(limit, out, threads=None):
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def throughput(model_name, steps):
-    """Training and inference images per second of one model at its recipe's input size and batch size."""
-    import mxnet as mx
-    from mxnet import autograd, gluon, init, nd
-    from cnnpipe.registry import build_registry
-
-    reg = build_registry()
-    model = reg.model(model_name)
+def input_shape(model, size_cap):
+    """``(batch, C, H, W)`` of a model's recipe: its batch size and image size, the size capped at ``size_cap``
+    (raised to the smallest the network accepts)."""
     recipe = model.recipes.get("fashion-mnist")
     bs = recipe.batch_size if recipe else 64
     size = (recipe.resize if recipe and recipe.resize else None) or model.sample_shape[-1]
-    shape = (bs, model.sample_shape[1], size, size)
+    if size_cap and size > size_cap:
+        from cnnpipe.registry import build_registry
+
+        from reference_accuracy import smallest_size
+
+        size = smallest_size(build_registry(), model, size_cap, size, model.sample_shape[1])
+    return (bs, model.sample_shape[1], size, size)
+
+
+def throughput(model_name, steps, size_cap=0, backend="mxnet"):
+    """Training and inference images per second of one model at its recipe's batch size and (capped) input size."""
+    from cnnpipe.registry import build_registry
+
+    model = build_registry().model(model_name)
+    shape = input_shape(model, size_cap)
+    if backend == "torch":
+        return throughput_torch(model, shape, steps)
+    import mxnet as mx
+    from mxnet import autograd, gluon, init, nd
+
+    from cnnpipe_mxnet.backend import HYBRIDIZE
+
+    recipe = model.recipes.get("fashion-mnist")
+    bs = shape[0]
     net = model.builds["mxnet"](num_classes=10, **model.arch)
     net.initialize(init.Xavier())
-    net.hybridize(static_alloc=True, static_shape=True)
+    net.hybridize(**HYBRIDIZE)  # as cnnpipe's MXNet backend does
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": recipe.lr if recipe else 0.1})
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     X, y = nd.random.uniform(shape=shape), nd.array([i % 10 for i in range(bs)])
@@ -200,6 +220,48 @@ def throughput(model_name, steps):
 
     return {"train_ips": timed(train_step), "infer_ips": timed(lambda: net(X)), "shape": list(shape),
             "mxnet": mx.__version__}
+
+
+def throughput_torch(model, shape, steps):
+    """The same for the model's PyTorch build, through the torch backend's initialisation and optimizer."""
+    import torch
+
+    from cnnpipe_torch.layers import gluon_batch_norm, initialize
+    from cnnpipe_torch.optimizers import optimizer
+
+    recipe = model.recipes.get("fashion-mnist")
+    torch.manual_seed(0)
+    net = model.builds["torch"](num_classes=10, **model.arch)
+    X, y = torch.rand(shape), torch.tensor([i % 10 for i in range(shape[0])])
+    with torch.no_grad():
+        net.eval()(X[:1])  # lazy layers take their shapes
+    net.train()
+    initialize(net, "xavier")
+    gluon_batch_norm(net)
+    opt = optimizer("sgd", net.parameters(), recipe.lr if recipe else 0.1)
+    loss = torch.nn.CrossEntropyLoss(reduction="sum")
+
+    def train_step():
+        net.train()
+        opt.zero_grad(set_to_none=True)
+        l = loss(net(X), y) / shape[0]
+        l.backward()
+        opt.step()
+        return l
+
+    def infer():
+        with torch.no_grad():
+            return net.eval()(X)
+
+    def timed(fn):
+        fn()  # first-call allocations
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return steps * shape[0] / (time.perf_counter() - start)
+
+    train_ips = timed(train_step)
+    return {"train_ips": train_ips, "infer_ips": timed(infer), "shape": list(shape), "torch": torch.__version__}
 
 
 def dataset_load():
@@ -225,7 +287,7 @@ def first_batch(spawned_at, out):
 
     run_mod.Run.progress = progress  # the first progress event follows the first batch (see args below)
     main(["run", "lenet", "fashion-mnist", "--epochs", "1", "--limit", "2560", "--device", "cpu",
-          "--out", out, "--reporter", "metrics"])
+          "--out", out, "--reporter", "console"])
     raise SystemExit("no progress event was seen")
 
 
@@ -240,11 +302,13 @@ def main(argv):
         elif variant == "cnnpipe":
             result = epoch_cnnpipe(limit, out)
         elif variant == "cnnpipe-no-plot":  # the default reporters but the matplotlib one
-            result = epoch_cnnpipe(limit, out, ["console", "metrics", "summary"])
+            result = epoch_cnnpipe(limit, out, ["console"])
+        elif variant.startswith("cnnpipe-torch"):  # the same, with the torch backend (threads: the environment's)
+            result = epoch_cnnpipe(limit, out, ["console"], backend="torch")
         else:
             raise SystemExit(f"unknown variant {variant}")
     elif kind == "throughput":
-        result = throughput(args[0], int(args[1]))
+        result = throughput(args[0], int(args[1]), int(args[2]), args[3])
     elif kind == "load":
         result = dataset_load()
     elif kind == "first-batch":

@@ -14,7 +14,7 @@ try:
     main({args!r}, prog_name="cnnpipe")
 except SystemExit as exc:
     assert not exc.code, exc.code
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("mxnet", "matplotlib", "docker"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("mxnet", "torch", "matplotlib", "docker"))
 print("HEAVY", loaded)
 """
 
@@ -85,12 +85,18 @@ REAL_DATA = pytest.mark.real_data
     pytest.param(["run", "lenet", "fashion-mnist", "--optimizer", "sgdd"], ["unknown optimizer 'sgdd'", "sgd"], marks=REAL_DATA),
     (["run", "lenet", "fashion-mnist", "--backend", "jax"], ["model 'lenet' has no jax build", "mxnet, torch"]),
     pytest.param(["run", "lenet", "fashion-mnist", "--backend", "torch", "--optimizer", "ftml"], ["unknown optimizer 'ftml'", "sgd"], marks=REAL_DATA),
+    (["run", "lenet", "fashion-mnist", "--precision", "fp8"], ["precision must be fp32, bf16 or fp16, got 'fp8'"]),
+    pytest.param(["run", "lenet", "fashion-mnist", "--precision", "bf16"], ["the mxnet backend trains in fp32 only", "--backend torch"], marks=REAL_DATA),
+    pytest.param(["run", "lenet", "fashion-mnist", "--backend", "torch", "--device", "gpu:3"], ["--device gpu:3", "usable by PyTorch"], marks=REAL_DATA),
+    pytest.param(["run", "lenet", "fashion-mnist", "--backend", "torch", "--set", "init=\"he\""], ["unknown init 'he'", "xavier"], marks=REAL_DATA),
+    pytest.param(["run", "lenet", "fashion-mnist", "--backend", "torch", "--set", "arch.activation=swish"], ["rejected its architecture arguments", "swish"], marks=REAL_DATA),
+    pytest.param(["run", "nin", "fashion-mnist", "--backend", "torch", "--resize", "64"], ["model 'nin' cannot take (1, 64, 64) inputs"], marks=REAL_DATA),
     (["info", "lenet", "--backend", "jax"], ["model 'lenet' has no jax build"]),
     (["run", "lenet", "fashion-mnist", "--reporter", "slack"], ["unknown reporter 'slack'", "console"]),
     (["run", "lenet", "fashion-mnist", "--set", "epochs"], ["--set takes key=value"]),
     (["run", "lenet", "fashion-mnist", "--set", "colour=red"], ["unknown setting 'colour'", "batch_size"]),
     (["run", "lenet", "fashion-mnist", "--set", "arch.depth=3"], ["no architecture argument 'depth'", "activation"]),
-    pytest.param(["run", "lenet", "fashion-mnist", "--set", "arch.activation=swish"], ["cannot take (1, 28, 28) inputs", "swish"], marks=REAL_DATA),
+    pytest.param(["run", "lenet", "fashion-mnist", "--set", "arch.activation=swish"], ["rejected its architecture arguments", "swish"], marks=REAL_DATA),
     pytest.param(["run", "nin", "fashion-mnist", "--resize", "64"], ["model 'nin' cannot take (1, 64, 64) inputs", "kernel size (3) exceeds input"], marks=REAL_DATA),
     (["run", "lenet", "edge-image", "--lr", "0.1", "--batch-size", "1", "--epochs", "1"], ["model 'lenet' is a classifier; dataset 'edge-image' has no class labels"]),
     (["run", "lenet", "fashion-mnist", "--config", "missing.toml"], ["config file not found: missing.toml"]),

@@ -30,7 +30,8 @@ def test_container_args_give_every_resolved_setting_and_the_mounts(tmp_path):
                             "reporters": ["default", "plot"]}, sets=["lr=0.5"], config_file=str(config_file))
     args = container_args(run.config, data_mounted=True, debug=True)
     assert args == ["lenet", "fashion-mnist", "--backend", "mxnet", "--epochs", "1", "--batch-size", "64",
-                    "--lr", "0.5", "--optimizer", "sgd", "--seed", "4", "--device", "auto", "--set", 'init="xavier"',
+                    "--lr", "0.5", "--optimizer", "sgd", "--seed", "4", "--device", "auto", "--precision", "fp32",
+                    "--set", 'init="xavier"',
                     "--limit", "200", "--reporter", "default", "--reporter", "plot",
                     "--set", 'arch.activation="relu"', "--data-dir", "/data", "--debug", "--out", "/runs"]
 

@@ -277,3 +277,55 @@ def test_the_container_is_locked_down(engine, image, tmp_path):
     assert seen["caps"] == ["0000000000000000", "1"]  # no effective capabilities, no new privileges
     assert seen["net"] == ["lo"]
     assert not list(data.iterdir())
+
+
+@pytest.fixture(scope="session")
+def torch_image(engine, env):
+    proc = cli("image", "build", "--cpu", "--backend", "torch", "--base", BASE, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_torch_backend_runs_in_its_own_image(engine, env, torch_image, tmp_path):
+    labels = engine.images.get(torch_image).labels
+    assert labels["cnnpipe.backend"] == "torch" and labels["cnnpipe.variant"] == "cpu"
+    out = tmp_path / "docker"
+    proc = cli("run", "lenet-bn", "fashion-mnist", *QUICK, "--backend", "torch", "--precision", "bf16",
+               "--runner", "docker", "--out", str(out), env=env)  # the image is found by its backend label
+    assert proc.returncode == 0, proc.stderr
+    [run_dir] = list(out.iterdir())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["config"]["backend"] == "torch" and config["config"]["precision"] == "bf16"
+    assert config["versions"]["torch"].endswith("+cpu") and "mxnet" not in config["versions"]
+    assert [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1]
+    import torch
+
+    params = torch.load(run_dir / "model.params", weights_only=True)
+    assert any(key.endswith("running_var") for key in params)
+    for path in [run_dir, *run_dir.rglob("*")]:
+        assert path.stat().st_uid == os.getuid(), path
+    assert leftovers(engine, out) == []
+    # The image holds PyTorch's CPU build and no MXNet: the default backend is refused with one line.
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--image", torch_image,
+               "--out", str(tmp_path / "mxnet"), env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "backend 'mxnet' needs MXNet" in proc.stderr
+
+
+@pytest.mark.opt_in("CNNPIPE_CUDA_IMAGE_TEST")  # builds the multi-GB CUDA image of the torch backend
+def test_torch_cuda_image_imports_torch_and_trains_on_the_cpu(engine, env, tmp_path):
+    started = time.monotonic()
+    proc = cli("image", "build", "--cuda", "--backend", "torch", "--base", BASE, env=env, timeout=3600)
+    assert proc.returncode == 0, proc.stderr
+    name = proc.stdout.strip()
+    size = engine.images.get(name).attrs["Size"]
+    print(f"\n{name}: {size / 1e9:.1f} GB, built or reused in {time.monotonic() - started:.0f} s")
+    check = engine.containers.run(name, ["python", "-c", "import torch; print(torch.__version__, torch.version.cuda)"],
+                                  network_mode="none", remove=True).decode().split()
+    assert check[1] not in ("None", ""), f"torch {check[0]} in the CUDA image is a CPU build"
+    out = tmp_path / "runs"
+    proc = cli("run", "lenet", "fashion-mnist", *QUICK, "--backend", "torch", "--device", "cpu", "--runner", "docker",
+               "--image", name, "--out", str(out), env=env)
+    assert proc.returncode == 0, proc.stderr
+    [run_dir] = list(out.iterdir())
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"

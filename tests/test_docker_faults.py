@@ -276,7 +276,7 @@ def test_a_run_chooses_the_image_of_the_installed_code_not_of_the_versions(engin
         stale = subprocess.run([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", "--out",
                                 str(tmp_path / "runs2")], env=env, capture_output=True, text=True, timeout=300)
         assert stale.returncode == 2
-        assert "no cpu job image holds the code installed here" in one_line(stale.stderr)
+        assert "no cpu job image for backend 'mxnet' holds the code installed here" in one_line(stale.stderr)
         assert "build it with: cnnpipe image build" in stale.stderr
         shutil.rmtree(src)
         gone = subprocess.run([*CNNPIPE, "image", "build", "--base", BASE], env=env, capture_output=True, text=True,

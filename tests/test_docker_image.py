@@ -122,11 +122,13 @@ def test_cuda_base_is_nvidia_cuda_with_cudnn_for_mxnet_cu117():
 
 
 class FakeImage:
-    def __init__(self, tag, plugins, created, code="other"):
+    def __init__(self, tag, plugins, created, code="other", backend=None):
         self.tags = [tag]
         self.id = self.short_id = "sha256:" + tag
         self.labels = {"cnnpipe.image": "job", "cnnpipe.plugins": json.dumps(plugins, sort_keys=True),
                        "cnnpipe.source": code}
+        if backend:
+            self.labels["cnnpipe.backend"] = backend
         self.attrs = {"Created": created}
 
 
@@ -150,13 +152,13 @@ def test_run_picks_the_newest_image_of_the_installed_code():
 def test_an_image_of_the_same_versions_but_other_code_is_not_taken():
     installed = wheels.plugin_set(wheels.plugin_dists())
     client = FakeClient([FakeImage("stale", installed, "2025-02-01", code="before-an-edit")])
-    with pytest.raises(UsageError, match=r"^no cpu job image holds the code installed here \(stale has the "
+    with pytest.raises(UsageError, match=r"^no cpu job image for backend 'mxnet' holds the code installed here \(stale has the "
                                          r"same versions but other code\); build it with: cnnpipe image build$"):
         image.image_for_plugins(client, "cpu")
 
 
 def test_run_without_an_image_names_the_build_command():
-    with pytest.raises(UsageError, match=r"no cuda job image holds the code installed here; build it with: cnnpipe image build --cuda$"):
+    with pytest.raises(UsageError, match=r"no cuda job image for backend 'mxnet' holds the code installed here; build it with: cnnpipe image build --cuda$"):
         image.image_for_plugins(FakeClient([FakeImage("x", {"cnnpipe": "0"}, "2025")]), "cuda")
 
 
@@ -175,3 +177,31 @@ def test_the_code_fingerprint_follows_an_edit_without_a_version_bump(tmp_path, m
     assert source.fingerprint([dist]) == before
     (package / "__init__.py").write_text("X = 2\n")
     assert source.fingerprint([dist]) != before
+
+
+def test_each_backend_has_its_own_images():
+    installed = wheels.plugin_set(wheels.plugin_dists())
+    # An image without a backend label was made before backends had images of their own: it holds MXNet.
+    code = source.fingerprint(wheels.plugin_dists())
+    client = FakeClient([FakeImage("mxnet-old", installed, "2024-01-01", code),
+                         FakeImage("torch", installed, "2024-02-01", code, "torch")])
+    assert image.image_for_plugins(client, "cpu") == "mxnet-old"
+    assert image.image_for_plugins(client, "cpu", "torch") == "torch"
+    with pytest.raises(UsageError, match=r"build it with: cnnpipe image build --cuda --backend torch$"):
+        image.image_for_plugins(FakeClient([FakeImage("x", installed, "2025")]), "cuda", "torch")
+
+
+def test_an_image_holds_the_framework_of_one_backend(tmp_path):
+    def dist(name, requires):
+        folder = tmp_path / name
+        folder.mkdir()
+        return FakeDist(name, "0.2.0", requires, url=folder.as_uri())
+
+    dists = [dist("cnnpipe", ["numpy>=1.23"]),
+             dist("cnnpipe-mxnet", ["numpy<1.24", 'mxnet==1.9.1; extra == "cpu"', 'mxnet-cu117==1.9.1; extra == "cuda"']),
+             dist("cnnpipe-torch", ["numpy", 'torch==2.13.0+cpu; extra == "cpu"', 'torch==2.14.1; extra == "cuda"'])]
+    assert wheels.requirements(dists, "cpu", "cnnpipe-mxnet") == ["mxnet==1.9.1", "numpy", "numpy<1.24", "numpy>=1.23"]
+    assert "torch==2.14.1" in wheels.requirements(dists, "cuda", "cnnpipe-torch")
+    assert not [r for r in wheels.requirements(dists, "cuda", "cnnpipe-torch") if "mxnet" in r]
+    assert image.base_for("cuda", "torch") == image.base_for("cpu", "torch") == "cnnpipe-base:py"
+    assert image.base_for("cuda", "mxnet") == "cnnpipe-base:cuda11.7"

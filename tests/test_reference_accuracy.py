@@ -76,7 +76,7 @@ def test_reduced_run_records_what_it_ran_and_merges_into_the_record(bench, tmp_p
     assert [(r["note"], r["rows"][0]["ran"]["limit"]) for r in runs] == [("second", 128), ("third", 256)]
     page = md.read_text()
     assert page == bench.markdown(runs)
-    assert "## Run 1: second" in page and "## Run 2: third" in page and page.count("| lenet-bn | mxnet |") == 2
+    assert "## Run 1: second" in page and "## Run 2: third" in page and page.count("| lenet-bn | mxnet | 0 |") == 2
 
 
 def test_the_page_can_be_rewritten_from_the_record_alone(bench, tmp_path):
@@ -84,3 +84,15 @@ def test_the_page_can_be_rewritten_from_the_record_alone(bench, tmp_path):
     js.write_text((Path(bench.__file__).parent / "REFERENCE.json").read_text())
     assert bench.main(["--render", "--markdown", str(md), "--json", str(js)]) == 0
     assert md.read_text() == (Path(bench.__file__).parent / "REFERENCE.md").read_text()
+
+
+def test_several_seeds_give_a_row_each_and_a_bad_seed_is_one_line(bench, tmp_path, capsys):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    assert bench.main(["--models", "lenet", "--seed", "0,x", "--markdown", str(md), "--json", str(js)]) == 2
+    assert "--seed takes whole numbers" in capsys.readouterr().err and not js.exists()
+
+
+def test_a_record_of_one_report_alone_is_read_as_one_run(bench, tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"command": "c", "rows": [], "machine": {}, "plugins": {}, "started": "s", "finished": "f"}))
+    assert [r["command"] for r in bench.read_runs(old)] == ["c"]

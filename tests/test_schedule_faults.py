@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from cnnpipe.testing import unavailable
 from click.testing import CliRunner
 
 from cnnpipe.cli import main
@@ -221,9 +223,7 @@ def engine():
         client.ping()
         return client
     except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Docker engine: {exc}")
-        pytest.skip(f"no Docker engine: {exc}")
+        unavailable(f"no Docker engine: {exc}")
 
 
 @pytest.fixture(scope="module")

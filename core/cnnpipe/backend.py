@@ -31,6 +31,8 @@ Shared semantics every backend keeps, so that one model trains alike on each:
   regression the squared error ``(y_hat - y) ** 2`` summed over every element.
 - Images: ``uint8`` arrays are scaled to [0, 1]; with ``config.resize`` batches are resized on the
   device (bilinear), never as a resized copy of the dataset.
+- Precision (``config.precision``): ``fp32``, or mixed ``bf16``/``fp16`` with weights and optimizer state
+  kept in fp32; a backend that cannot honour one refuses it in :meth:`Backend.check`.
 - The shuffling order comes from the core; the backend seeds its own generator (dropout, say) with the
   ``seed`` given to :meth:`Session.begin_epoch`, so a resumed run repeats an uninterrupted one.
 """

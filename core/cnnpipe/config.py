@@ -18,6 +18,7 @@ DEVICE_RE = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 NAME_MAX = 255  # bytes in one file name on Linux file systems
 SEED_MAX = 2**32 - 1  # the frameworks' seeds are 64-bit; an epoch's seed is seed * 100_003 + epoch
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RunConfig:
     resize: Optional[int] = None
     init: str = "xavier"
     device: str = "auto"
+    precision: str = "fp32"
     seed: int = 0
     reporters: list = field(default_factory=lambda: ["default"])
     out: str = "runs"
@@ -190,6 +192,10 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
             raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {short_repr(value)}{_where(source)}")
+        return value
+    if key == "precision":
+        if value not in PRECISIONS:
+            raise UsageError(f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, got {value!r}{_where(source)}")
         return value
     if key in ("optimizer", "init", "backend"):
         return _name(key, value, source)

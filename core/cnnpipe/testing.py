@@ -141,10 +141,13 @@ def pytest_generate_tests(metafunc):
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
 def pytest_collection_modifyitems(config, items):
     """Kit checks that do not apply are deselected, not skipped (an agreement test for a model with one backend,
-    a real run without ``real_run``); tests using the ``fashion_mnist`` fixture are marked ``real_data``."""
+    a real run without ``real_run``), and so are opt-in tests (``@pytest.mark.opt_in("ENV_VAR")``) whose
+    variable is not set; tests using the ``fashion_mnist`` fixture are marked ``real_data``."""
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("cnnpipe_not_applicable") else keep).append(item)
+        opt_in = item.get_closest_marker("opt_in")
+        off = opt_in is not None and not all(os.environ.get(name) for name in opt_in.args)
+        (drop if off or item.get_closest_marker("cnnpipe_not_applicable") else keep).append(item)
         if "fashion_mnist" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("real_data"):
             item.add_marker(pytest.mark.real_data)
     if drop:
@@ -179,6 +182,11 @@ def shape_trace(layers) -> list[tuple]:
             continue  # a flatten
         trace.append(shape)
     return trace
+
+
+def traced(shapes) -> list[tuple]:
+    """:func:`shape_trace` of bare output shapes (the book's, say), to compare with a backend's layers."""
+    return shape_trace([("", tuple(shape)) for shape in shapes])
 
 
 class TinyRun:
@@ -279,7 +287,9 @@ class ModelContract:
         arch = {**spec.arch, **self.arch}
         ref_layers, ref_params = _registry().backend(first).load().describe(spec, arch, shape)
         layers, params = _registry().backend(other_backend).load().describe(spec, arch, shape)
-        assert shape_trace(layers) == shape_trace(ref_layers), f"{other_backend} and {first} layer shapes differ"
+        # The input leads both traces, so that a flatten as the first layer drops out too.
+        assert shape_trace([("input", shape), *layers]) == shape_trace([("input", shape), *ref_layers]), \
+            f"{other_backend} and {first} layer shapes differ"
         assert params == ref_params, f"{other_backend} has {params:,} parameters, {first} {ref_params:,}"
 
     @pytest.mark.real_data
@@ -311,5 +321,7 @@ class ModelContract:
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "opt_in(*variables): runs only when every named environment variable is set "
+                                       "(deselected otherwise, never skipped)")
     config.addinivalue_line("markers", "cnnpipe_not_applicable: a kit check that does not apply to this model (deselected)")
     config.addinivalue_line("markers", "real_data: needs the real Fashion-MNIST (skipped without it; fails under CI=true)")

@@ -15,18 +15,22 @@ def image():
 
 
 @image.command()
-@click.option("--cuda", "variant", flag_value="cuda", help="CUDA image (NVIDIA CUDA runtime with cuDNN, mxnet-cu117).")
+@click.option("--cuda", "variant", flag_value="cuda",
+              help="CUDA image: mxnet-cu117 on NVIDIA's CUDA runtime, or torch's CUDA build (its CUDA libraries are wheels).")
 @click.option("--cpu", "variant", flag_value="cpu", default=True, help="CPU image (the default).")
-@click.option("--base", metavar="IMAGE", help="Base image (default cnnpipe-base:py, or cnnpipe-base:cuda11.7 with --cuda).")
-@click.option("--tag", metavar="TAG", help="Name of the image (default cnnpipe-job:VARIANT-FINGERPRINT).")
+@click.option("--backend", default="mxnet", show_default=True,
+              help="The backend whose framework the image holds (its CPU or CUDA build): mxnet, torch, ...")
+@click.option("--base", metavar="IMAGE",
+              help="Base image (default cnnpipe-base:py; cnnpipe-base:cuda11.7 for MXNet with --cuda).")
+@click.option("--tag", metavar="TAG", help="Name of the image (default cnnpipe-job:BACKEND-VARIANT-FINGERPRINT).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the image name.")
-def build(variant, base, tag, quiet):
+def build(variant, backend, base, tag, quiet):
     """Build the job image from the cnnpipe core and every installed cnnpipe plugin (reused when unchanged)."""
     from ..docker import attached, image as images
 
     echo = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
     started = time.monotonic()
-    name, reused = images.build(attached.connect(), variant, base, tag, echo=echo)
+    name, reused = images.build(attached.connect(), variant, base, tag, echo=echo, backend=backend)
     if not quiet:
         what = "reused" if reused else f"built in {time.monotonic() - started:.0f} s"
         click.echo(f"image {name} ({what})", err=True)
@@ -44,4 +48,4 @@ def list_images():
         labels = im.labels
         plugins = ", ".join(f"{k} {v}" for k, v in json.loads(labels.get("cnnpipe.plugins", "{}")).items())
         name = im.tags[0] if im.tags else im.short_id
-        click.echo(f"{name}  {labels.get('cnnpipe.variant')}  python {labels.get('cnnpipe.python')}  {plugins}")
+        click.echo(f"{name}  {labels.get('cnnpipe.backend', 'mxnet')} {labels.get('cnnpipe.variant')}  python {labels.get('cnnpipe.python')}  {plugins}")

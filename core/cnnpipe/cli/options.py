@@ -14,6 +14,7 @@ SETTINGS = (
     click.option("--optimizer", help="Optimizer name (sgd, adam, ...)."),
     click.option("--resize", type=int, help="Resize images to RESIZE x RESIZE, batch by batch on the device."),
     click.option("--device", help="auto (GPU when present, else CPU), cpu, gpu or gpu:N."),
+    click.option("--precision", help="fp32 (default), or bf16 or fp16 mixed precision (autocast; torch backend)."),
     click.option("--seed", type=int, help="Random seed (default 0)."),
     click.option("--reporter", "reporters", multiple=True,
                  help="Reporter to use (repeatable; 'default' stands for the default set)."),
@@ -40,8 +41,8 @@ EXECUTION = (
     click.option("--cpus", type=float, help="docker: CPU limit, like 2 or 0.5."),
     click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
 )
-SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "seed", "reporters",
-                 "out", "limit", "data_dir", "workers", "servers")
+SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "precision", "seed",
+                 "reporters", "out", "limit", "data_dir", "workers", "servers")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
 
 

@@ -76,7 +76,7 @@ def run_in_docker(ctx, model, dataset, options, sets, config_file, resume, debug
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
     client = attached.connect(echo)
     if not request.image:
-        request.image = image_for_plugins(client, "cuda" if request.gpus else "cpu")
+        request.image = image_for_plugins(client, "cuda" if request.gpus else "cpu", resolved.config.backend)
     try:
         return attached.execute(client, request, echo=echo)
     except attached.Stopped as stopped:

@@ -66,7 +66,7 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
     if chosen:
         check_image(chosen)
     else:
-        chosen = default_image(gpus)
+        chosen = default_image(gpus, resolved.config.backend)
     new = replace(new, request=replace(new.request, image=chosen))
     store = open_store()
     store.add_schedule(new)
@@ -122,11 +122,11 @@ def scheduled_run(args, gpus: int) -> dict:
             "memory": params["memory"], "cpus": params["cpus"]}
 
 
-def default_image(gpus: int) -> str:
-    """The job image built for the installed plugins (CUDA for GPU jobs), asked of the engine."""
+def default_image(gpus: int, backend: str) -> str:
+    """The job image built for the installed plugins and ``backend`` (CUDA for GPU jobs), asked of the engine."""
     from ..docker import attached, image
 
-    return image.image_for_plugins(attached.connect(), "cuda" if gpus else "cpu")
+    return image.image_for_plugins(attached.connect(), "cuda" if gpus else "cpu", backend)
 
 
 def check_image(name: str) -> None:

@@ -110,7 +110,7 @@ def in_containers(ctx, todo, parallel, container) -> None:
         request = attached.make_request(item.resolved, debug=debugging(ctx), disable=ctx.find_root().obj["disable"],
                                         **{**container, "image": image})
         if not request.image:
-            request.image = image_for_plugins(client, "cuda" if request.gpus else "cpu")
+            request.image = image_for_plugins(client, "cuda" if request.gpus else "cpu", item.resolved.config.backend)
         image = request.image
         request.labels.update(label)
         jobs.append((item.label, request))

@@ -21,6 +21,9 @@ from .engine import first_line
 
 REPO = "cnnpipe-job"
 BASES = {"cpu": "cnnpipe-base:py", "cuda": f"cnnpipe-base:cuda{wheels.CUDA_VERSION}"}
+# Backends whose CUDA build brings its CUDA libraries as wheels: their CUDA image needs no CUDA base.
+SELF_CONTAINED_CUDA = ("torch",)
+DEFAULT_BACKEND = "mxnet"
 MAKE_BASE = {
     "cpu": "docker build -t cnnpipe-base:py -f deploy/cpu-base.Dockerfile deploy "
            "(or, with no registry, mmdebstrap as in .ci/docker-setup.sh)",
@@ -47,10 +50,17 @@ def target_of(client, base: str, variant: str) -> wheels.Target:
     return wheels.Target(python, glibc, machine)
 
 
-def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str, code: str) -> dict:
+def base_for(variant: str, backend: str) -> str:
+    """The default base image of a ``variant`` image for ``backend``."""
+    return BASES["cpu"] if backend in SELF_CONTAINED_CUDA else BASES[variant]
+
+
+def labels_for(dists, variant: str, base: str, target: wheels.Target, fingerprint: str, code: str,
+               backend: str = DEFAULT_BACKEND) -> dict:
     return {
         "cnnpipe.image": "job",
         "cnnpipe.variant": variant,
+        "cnnpipe.backend": backend,
         "cnnpipe.base": base,
         "cnnpipe.python": target.python,
         "cnnpipe.plugins": json.dumps(wheels.plugin_set(dists), sort_keys=True),
@@ -67,20 +77,29 @@ def fingerprint(variant, base_id, target, reqs, local_wheels, code: str = "") ->
     return digest.hexdigest()
 
 
-def build(client, variant: str = "cpu", base: str | None = None, tag: str | None = None, echo=print):
-    """Build (or reuse) the job image for the installed plugins; returns ``(tag, reused)``."""
-    base = base or BASES[variant]
+def backend_dist(backend: str) -> str:
+    """The distribution that registers ``backend`` (its extras name the framework's builds)."""
+    from ..registry import build_registry
+
+    return build_registry().backend(backend).dist
+
+
+def build(client, variant: str = "cpu", base: str | None = None, tag: str | None = None, echo=print,
+          backend: str = DEFAULT_BACKEND):
+    """Build (or reuse) the job image for the installed plugins with ``backend``'s framework; returns ``(tag, reused)``."""
+    provider = backend_dist(backend)
+    base = base or base_for(variant, backend)
     dists = wheels.plugin_dists()
-    reqs = wheels.requirements(dists, variant)  # first: it names a distribution whose source is gone
+    reqs = wheels.requirements(dists, variant, provider)  # first: it names a distribution whose source is gone
     code = source.fingerprint(dists)
-    target = target_of(client, base, variant)
+    target = target_of(client, base, variant if backend not in SELF_CONTAINED_CUDA else "cpu")
     base_id = client.images.get(base).id
     with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
         ctx = Path(tmp)
         echo(f"building wheels of {', '.join(wheels.plugin_set(dists))} ...")
         local = wheels.build_local(dists, ctx / "local")
-        fp = fingerprint(variant, base_id, target, reqs, local, code)
-        name = tag or f"{REPO}:{variant}-{fp[:12]}"
+        fp = fingerprint(f"{backend}-{variant}", base_id, target, reqs, local, code)
+        name = tag or f"{REPO}:{backend}-{variant}-{fp[:12]}"
         existing = client.images.list(filters={"label": f"cnnpipe.fingerprint={fp}"})
         if existing:
             existing[0].tag(*split_tag(name))
@@ -89,7 +108,7 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
         wheels.download(reqs, target, ctx / "deps")
         shutil.copy(resources.files(__package__) / "job.Dockerfile", ctx / "Dockerfile")
         echo(f"building {name} from {base} (network none) ...")
-        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp, code), echo)
+        run_build(client, ctx, name, base, labels_for(dists, variant, base, target, fp, code, backend), echo)
     return name, False
 
 
@@ -144,22 +163,25 @@ def require(client, name: str):
     return found
 
 
-def image_for_plugins(client, variant: str) -> str:
-    """The newest job image built from the code installed here (:func:`.source.fingerprint`).
+def image_for_plugins(client, variant: str, backend: str = DEFAULT_BACKEND) -> str:
+    """The newest job image with ``backend``'s framework built from the code installed here
+    (:func:`.source.fingerprint`).
 
     None matching is a UsageError naming the build command (and an image with the same plugin
     versions but other code, if there is one: a plugin changed without a version bump).
     """
     dists = wheels.plugin_dists()
     code = source.fingerprint(dists)
-    images = job_images(client, variant)
+    # Images made before backends had images of their own hold MXNet.
+    images = [im for im in job_images(client, variant)
+              if (im.labels or {}).get("cnnpipe.backend", DEFAULT_BACKEND) == backend]
     for image in images:
         if image.labels.get("cnnpipe.source") == code:
             return image.tags[0] if image.tags else image.id
     wanted = json.dumps(wheels.plugin_set(dists), sort_keys=True)
     stale = [im for im in images if im.labels.get("cnnpipe.plugins") == wanted]
-    flag = " --cuda" if variant == "cuda" else ""
+    flag = (" --cuda" if variant == "cuda" else "") + (f" --backend {backend}" if backend != DEFAULT_BACKEND else "")
     hint = (f" ({stale[0].tags[0] if stale[0].tags else stale[0].short_id} has the same versions but other code)"
             if stale else "")
-    raise UsageError(f"no {variant} job image holds the code installed here{hint}; build it with: "
-                     f"cnnpipe image build{flag}")
+    raise UsageError(f"no {variant} job image for backend '{backend}' holds the code installed here{hint}; "
+                     f"build it with: cnnpipe image build{flag}")

@@ -2,17 +2,19 @@
 # host (`cnnpipe image build`), so it builds with --network none.  BASE needs python3 with venv, and
 # libgomp1 and libquadmath0 for MXNet: see deploy/cpu-base.Dockerfile and deploy/cuda-base.Dockerfile.
 ARG BASE=cnnpipe-base:py
-FROM ${BASE}
-# Marks a job image however it is built: cnnpipe refuses to run a job in an image without it.
-LABEL cnnpipe.image="job"
-# Marks a job image however it is built: cnnpipe refuses to run a job in an image without it.
-LABEL cnnpipe.image="job"
-# Dependencies first, in their own layer: a rebuild after a plugin changed reuses it from the cache.
+# The dependencies are installed in a stage of their own, and only the installed environment is copied
+# on: the wheels (gigabytes for a CUDA build) never become a layer of the image.  A rebuild after a
+# plugin changed reuses this stage from the cache.
+FROM ${BASE} AS deps
 COPY deps /tmp/cnnpipe-deps
 RUN python3 -m venv /opt/cnnpipe \
  && /opt/cnnpipe/bin/pip install --no-cache-dir --no-index --disable-pip-version-check \
-      --find-links /tmp/cnnpipe-deps -r /tmp/cnnpipe-deps/requirements.txt \
- && rm -rf /tmp/cnnpipe-deps
+      --find-links /tmp/cnnpipe-deps -r /tmp/cnnpipe-deps/requirements.txt
+
+FROM ${BASE}
+# Marks a job image however it is built: cnnpipe refuses to run a job in an image without it.
+LABEL cnnpipe.image="job"
+COPY --from=deps /opt/cnnpipe /opt/cnnpipe
 COPY local /tmp/cnnpipe-local
 RUN /opt/cnnpipe/bin/pip install --no-cache-dir --no-index --disable-pip-version-check --no-deps \
       /tmp/cnnpipe-local/*.whl \

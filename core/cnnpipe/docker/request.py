@@ -62,7 +62,8 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
     """
     args = [config.model, config.dataset, "--backend", str(config.backend), "--epochs", str(config.epochs),
             "--batch-size", str(config.batch_size), "--lr", repr(float(config.lr)), "--optimizer", config.optimizer,
-            "--seed", str(config.seed), "--device", config.device, "--set", f"init={toml_value(config.init)}"]
+            "--seed", str(config.seed), "--device", config.device, "--precision", config.precision,
+            "--set", f"init={toml_value(config.init)}"]
     if config.resize:
         args += ["--resize", str(config.resize)]
     if config.limit:

@@ -82,13 +82,14 @@ def local_source(dist):
 EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
 
-def requirements(dists, variant: str) -> list[str]:
+def requirements(dists, variant: str, backend_dist: str | None = None) -> list[str]:
     """What pip must fetch for the image: the dependencies of local distributions, and the others by version.
 
     Of a local distribution's extras, the one named after the variant (``cpu`` or ``cuda``) is included:
     that is how a backend plugin names the build of its framework for each image (``cnnpipe-mxnet[cpu]``
-    is ``mxnet``, ``[cuda]`` is ``mxnet-cu117``).  The CUDA image gets ``mxnet-cu117`` in place of any
-    other ``mxnet`` requirement, at the same version.
+    is ``mxnet``, ``[cuda]`` is ``mxnet-cu117``; ``cnnpipe-torch[cuda]`` is torch's CUDA build).  With
+    ``backend_dist``, only that distribution's extra is: an image holds the framework of one backend.
+    The CUDA image gets ``mxnet-cu117`` in place of any other ``mxnet`` requirement, at the same version.
     """
     ours = {canonical(d.metadata["Name"]) for d in dists}
     reqs: list[str] = []
@@ -100,6 +101,8 @@ def requirements(dists, variant: str) -> list[str]:
             match = NAME_RE.match(req)
             extra = EXTRA_RE.search(req)
             if not match or (extra and extra.group(1) != variant):
+                continue
+            if extra and backend_dist is not None and canonical(dist.metadata["Name"]) != canonical(backend_dist):
                 continue
             if canonical(match.group(1)) in ours:
                 continue

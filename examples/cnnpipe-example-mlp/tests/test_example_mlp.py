@@ -1,4 +1,6 @@
-from cnnpipe.testing import ModelContract
+import pytest
+
+from cnnpipe.testing import ModelContract, shape_trace
 
 
 class TestMLP(ModelContract):
@@ -7,8 +9,9 @@ class TestMLP(ModelContract):
     real_run = ("--limit", "1000", "--epochs", "2", "--batch-size", "32")
 
 
-def test_hidden_width_is_an_architecture_argument(cnnpipe_registry):
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_hidden_width_is_an_architecture_argument(cnnpipe_registry, backend):
     spec = cnnpipe_registry.model("mlp")
-    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, {"hidden": 32}, (1, 1, 28, 28))
-    assert [shape for _, shape in layers] == [(1, 32), (1, 10)]
+    layers, num_params = cnnpipe_registry.backend(backend).load().describe(spec, {"hidden": 32}, (1, 1, 28, 28))
+    assert shape_trace(layers)[-2:] == [(1, 32), (1, 10)]
     assert num_params == 784 * 32 + 32 + 32 * 10 + 10

@@ -1,6 +1,6 @@
 import pytest
 
-from cnnpipe.testing import ModelContract
+from cnnpipe.testing import ModelContract, shape_trace, traced
 
 BOOK_SHAPES = [
     (1, 6, 24, 24), (1, 6, 24, 24), (1, 6, 24, 24), (1, 6, 12, 12),
@@ -25,11 +25,14 @@ class TestLeNetBN(ModelContract):
     real_run = ("--optimizer", "adam", "--lr", "0.002", "--limit", "1000", "--epochs", "2", "--batch-size", "32")
 
 
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
 @pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])
-def test_book_shapes_and_parameter_count(cnnpipe_registry, name):
+def test_book_shapes_and_parameter_count(cnnpipe_registry, name, backend):
     spec = cnnpipe_registry.model(name)
-    layers, num_params = cnnpipe_registry.backend("mxnet").load().describe(spec, spec.arch, spec.sample_shape)
-    assert [shape for _, shape in layers] == BOOK_SHAPES
+    layers, num_params = cnnpipe_registry.backend(backend).load().describe(spec, spec.arch, spec.sample_shape)
+    assert shape_trace(layers) == traced(BOOK_SHAPES)
+    if backend == "mxnet":
+        assert [shape for _, shape in layers] == BOOK_SHAPES
 
     def conv(cin, cout, k):
         return cout * (cin * k * k + 1)
@@ -43,7 +46,7 @@ def test_book_shapes_and_parameter_count(cnnpipe_registry, name):
 
     expected = (conv(1, 6, 5) + bn(6) + conv(6, 16, 5) + bn(16) + dense(16 * 4 * 4, 120) + bn(120)
                 + dense(120, 84) + bn(84) + dense(84, 10))
-    assert num_params == expected
+    assert num_params == expected == 45_330
 
 
 @pytest.mark.parametrize("name", ["lenet-bn-scratch", "lenet-bn"])

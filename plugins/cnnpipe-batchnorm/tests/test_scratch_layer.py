@@ -77,3 +77,36 @@ def test_scratch_layer_rejects_other_ranks():
 
     with pytest.raises(ValueError, match="num_dims"):
         BatchNorm(3, num_dims=3)
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 5, 5), (16, 7)])
+def test_torch_scratch_layer_matches_the_mxnet_one(shape):
+    torch = pytest.importorskip("torch")
+    from mxnet import nd
+
+    from cnnpipe_batchnorm.scratch import BatchNorm as MXNetBatchNorm
+    from cnnpipe_batchnorm.scratch_torch import BatchNorm
+
+    rng = np.random.default_rng(0)
+    mxnet_layer = MXNetBatchNorm(shape[1], num_dims=len(shape))
+    mxnet_layer.initialize()
+    mxnet_layer.hybridize()
+    layer = BatchNorm(shape[1], num_dims=len(shape))
+    for _ in range(4):
+        X = rng.normal(2.0, 3.0, shape).astype(np.float32)
+        weights = rng.random(shape).astype(np.float32)
+        Ym, gradm = forward_backward(mxnet_layer, nd.array(X), nd.array(weights))
+        Xt = torch.tensor(X, requires_grad=True)
+        Yt = layer(Xt)
+        (Yt * Yt * torch.tensor(weights)).sum().backward()
+        np.testing.assert_allclose(Yt.detach().numpy(), Ym, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(Xt.grad.numpy(), gradm, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(layer.gamma.grad.numpy().ravel(), mxnet_layer.gamma.grad().asnumpy().ravel(), rtol=1e-3)
+        layer.gamma.grad = None
+    np.testing.assert_allclose(layer.moving_mean.numpy(), mxnet_layer.moving_mean.data().asnumpy(), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_var.numpy(), mxnet_layer.moving_var.data().asnumpy(), rtol=1e-5)
+    layer.eval()
+    X = rng.normal(0.0, 1.0, shape).astype(np.float32)
+    np.testing.assert_allclose(layer(torch.tensor(X)).detach().numpy(), mxnet_layer(nd.array(X)).asnumpy(),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), mxnet_layer.moving_mean.data().asnumpy(), rtol=1e-5)

@@ -2,6 +2,8 @@
 
 from mxnet.gluon import nn
 
+from . import STAGES
+
 
 class Inception(nn.HybridBlock):
     """Four parallel paths concatenated on the channel axis; ``c1``..``c4`` are their output channels."""
@@ -45,20 +47,11 @@ def googlenet(num_classes=10, ratio=1):
            nn.Conv2D(c(192), kernel_size=3, padding=1, activation="relu"),
            nn.MaxPool2D(pool_size=3, strides=2, padding=1))
     b3 = nn.HybridSequential(prefix="b3_")
-    b3.add(inception(64, (96, 128), (16, 32), 32),
-           inception(128, (128, 192), (32, 96), 64),
-           nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+    b3.add(*(inception(*args) for args in STAGES["b3"]), nn.MaxPool2D(pool_size=3, strides=2, padding=1))
     b4 = nn.HybridSequential(prefix="b4_")
-    b4.add(inception(192, (96, 208), (16, 48), 64),
-           inception(160, (112, 224), (24, 64), 64),
-           inception(128, (128, 256), (24, 64), 64),
-           inception(112, (144, 288), (32, 64), 64),
-           inception(256, (160, 320), (32, 128), 128),
-           nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+    b4.add(*(inception(*args) for args in STAGES["b4"]), nn.MaxPool2D(pool_size=3, strides=2, padding=1))
     b5 = nn.HybridSequential(prefix="b5_")
-    b5.add(inception(256, (160, 320), (32, 128), 128),
-           inception(384, (192, 384), (48, 128), 128),
-           nn.GlobalAvgPool2D())
+    b5.add(*(inception(*args) for args in STAGES["b5"]), nn.GlobalAvgPool2D())
     net = nn.HybridSequential()
     net.add(b1, b2, b3, b4, b5, nn.Dense(num_classes))
     return net

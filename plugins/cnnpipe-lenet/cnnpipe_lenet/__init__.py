@@ -1,13 +1,12 @@
 """LeNet-5 as the book builds it (d2l 5.5), in MXNet and in PyTorch.  A framework is imported only when its network is built."""
 
+from cnnpipe.activations import check_activation, torch_activation
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "softrelu", "softsign")
-
-
 def build_lenet(num_classes=10, activation="sigmoid"):
     """conv 6@5x5, max-pool 2/2, conv 16@5x5, max-pool 2/2, dense 120, dense 84, dense ``num_classes``."""
+    check_activation(activation)
     from mxnet.gluon import nn
 
     net = nn.HybridSequential()
@@ -26,12 +25,9 @@ def build_lenet(num_classes=10, activation="sigmoid"):
 
 def build_lenet_torch(num_classes=10, activation="sigmoid"):
     """The same network in PyTorch; lazy layers infer their input sizes as Gluon's do."""
+    A = torch_activation(activation)
     from torch import nn
 
-    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "softrelu": nn.Softplus, "softsign": nn.Softsign}
-    if activation not in act:
-        raise ValueError(f"unknown activation '{activation}'; choose from: {', '.join(act)}")
-    A = act[activation]
     return nn.Sequential(
         nn.LazyConv2d(6, kernel_size=5), A(),
         nn.MaxPool2d(kernel_size=2, stride=2),

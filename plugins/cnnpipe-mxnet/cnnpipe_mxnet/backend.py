@@ -100,6 +100,9 @@ class MXNetBackend(Backend):
             raise UsageError(f"unknown optimizer '{config.optimizer}'; MXNet offers: {valid}")
         if config.init not in INITIALIZERS:
             raise UsageError(f"unknown init '{config.init}'; choose from: {', '.join(INITIALIZERS)}")
+        if config.precision != "fp32":
+            raise UsageError(f"precision '{config.precision}': the mxnet backend trains in fp32 only; "
+                             f"--backend torch offers bf16 and fp16")
         context(config.device)
         shape = tuple(data.input_shape) if data is not None else tuple(model.sample_shape[1:])
         if config.resize:

@@ -1,6 +1,5 @@
-"""VGG as the book builds it (d2l 5.7): VGG-11, narrowed by ``ratio`` for Fashion-MNIST.
-
-MXNet is imported only when the network is built.
+"""VGG as the book builds it (d2l 5.7): VGG-11, narrowed by ``ratio`` for Fashion-MNIST, in MXNet and in
+PyTorch.  A framework is imported only when its network is built.
 """
 
 from cnnpipe.hookspecs import hookimpl
@@ -25,8 +24,9 @@ def vgg_block(num_convs, num_channels, prefix=None):
     return blk
 
 
-def build_vgg(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
-    """One ``vgg_block`` per ``(num_convs, num_channels)`` of ``conv_arch`` (channels // ``ratio``), then the dense head."""
+def blocks(conv_arch, ratio, dropout) -> list[tuple[int, int]]:
+    """``(num_convs, num_channels // ratio)`` per block, the arguments checked; a ``ValueError`` saying what is
+    wrong otherwise."""
     _whole(ratio, "ratio")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
@@ -41,11 +41,17 @@ def build_vgg(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
         _whole(num_channels, "num_channels in conv_arch")
         if num_channels // ratio < 1:
             raise ValueError(f"ratio {ratio} leaves no channels of a {num_channels}-channel block")
+    return [(num_convs, num_channels // ratio) for num_convs, num_channels in pairs]
+
+
+def build_vgg(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
+    """One ``vgg_block`` per ``(num_convs, num_channels)`` of ``conv_arch`` (channels // ``ratio``), then the dense head."""
+    plan = blocks(conv_arch, ratio, dropout)
     from mxnet.gluon import nn
 
     net = nn.HybridSequential()
-    for i, (num_convs, num_channels) in enumerate(pairs):
-        net.add(vgg_block(num_convs, num_channels // ratio, prefix=f"vgg_block{i}_"))
+    for i, (num_convs, num_channels) in enumerate(plan):
+        net.add(vgg_block(num_convs, num_channels, prefix=f"vgg_block{i}_"))
     # The dense layers keep their full width at every ratio, as in the book.
     net.add(
         nn.Dense(4096, activation="relu"), nn.Dropout(dropout),
@@ -55,11 +61,38 @@ def build_vgg(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
     return net
 
 
+def vgg_block_torch(num_convs, num_channels):
+    """The book's ``vgg_block`` in PyTorch."""
+    from torch import nn
+
+    layers = []
+    for _ in range(num_convs):
+        layers += [nn.LazyConv2d(num_channels, kernel_size=3, padding=1), nn.ReLU()]
+    return nn.Sequential(*layers, nn.MaxPool2d(kernel_size=2, stride=2))
+
+
+def build_vgg_torch(num_classes=10, conv_arch=VGG11, ratio=4, dropout=0.5):
+    """The same network in PyTorch."""
+    plan = blocks(conv_arch, ratio, dropout)
+    from torch import nn
+
+    net = nn.Sequential()
+    for i, (num_convs, num_channels) in enumerate(plan):
+        net.add_module(f"vgg_block{i}", vgg_block_torch(num_convs, num_channels))
+    head = [nn.Flatten(),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(dropout),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(dropout),
+            nn.LazyLinear(num_classes)]
+    for i, layer in enumerate(head, start=len(plan)):
+        net.add_module(str(i), layer)
+    return net
+
+
 @hookimpl
 def cnnpipe_register_models(register):
     register(ModelSpec(
         name="vgg",
-        builds={"mxnet": build_vgg},
+        builds={"mxnet": build_vgg, "torch": build_vgg_torch},
         recipes={"fashion-mnist": Recipe(lr=0.05, batch_size=128, epochs=5, resize=224)},
         arch={"conv_arch": VGG11, "ratio": 4, "dropout": 0.5},
         sample_shape=(1, 1, 224, 224),

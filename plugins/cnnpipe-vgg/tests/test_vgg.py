@@ -1,4 +1,6 @@
-from cnnpipe.testing import ModelContract, conv_params as conv, dense_params as dense
+import pytest
+
+from cnnpipe.testing import ModelContract, conv_params as conv, dense_params as dense, shape_trace, traced
 
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 HEAD = [(1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10)]
@@ -14,10 +16,17 @@ def vgg_params(conv_arch, ratio, side, c_in=1, num_classes=10):
     return total + dense(c_in * side * side, 4096) + dense(4096, 4096) + dense(4096, num_classes)
 
 
-def describe(registry, arch, shape):
+def describe(registry, arch, shape, backend="mxnet"):
+    """Names and shapes of the top-level layers (PyTorch's where the shape changes), and the parameter count."""
     spec = registry.model("vgg")
-    layers, num_params = registry.backend("mxnet").load().describe(spec, {**spec.arch, **arch}, shape)
+    layers, num_params = registry.backend(backend).load().describe(spec, {**spec.arch, **arch}, shape)
+    if backend != "mxnet":
+        return [name for name, _ in layers], shape_trace(layers), num_params
     return [name for name, _ in layers], [out for _, out in layers], num_params
+
+
+def book(expected, backend):
+    return expected if backend == "mxnet" else traced(expected)
 
 
 class TestVGG(ModelContract):
@@ -29,25 +38,28 @@ class TestVGG(ModelContract):
                 "--resize", "32", "--set", "arch.ratio=8")
 
 
-def test_book_shapes_of_vgg11(cnnpipe_registry):
-    names, shapes, num_params = describe(cnnpipe_registry, {"ratio": 1}, (1, 1, 224, 224))
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_book_shapes_of_vgg11(cnnpipe_registry, backend):
+    names, shapes, num_params = describe(cnnpipe_registry, {"ratio": 1}, (1, 1, 224, 224), backend)
     assert names[:5] == [f"vgg_block{i}" for i in range(5)]
-    assert shapes == [(1, 64, 112, 112), (1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14), (1, 512, 7, 7)] + HEAD
+    assert shapes == book([(1, 64, 112, 112), (1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14), (1, 512, 7, 7)] + HEAD, backend)
     assert num_params == vgg_params(VGG11, 1, 7)
 
 
-def test_book_shapes_of_the_small_net(cnnpipe_registry):
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_book_shapes_of_the_small_net(cnnpipe_registry, backend):
     spec = cnnpipe_registry.model("vgg")
     assert spec.sample_shape == (1, 1, 224, 224)
-    _, shapes, num_params = describe(cnnpipe_registry, {}, spec.sample_shape)
-    assert shapes == [(1, 16, 112, 112), (1, 32, 56, 56), (1, 64, 28, 28), (1, 128, 14, 14), (1, 128, 7, 7)] + HEAD
-    assert num_params == vgg_params(VGG11, 4, 7)
+    _, shapes, num_params = describe(cnnpipe_registry, {}, spec.sample_shape, backend)
+    assert shapes == book([(1, 16, 112, 112), (1, 32, 56, 56), (1, 64, 28, 28), (1, 128, 14, 14), (1, 128, 7, 7)] + HEAD, backend)
+    assert num_params == vgg_params(VGG11, 4, 7) == 43_093_322
 
 
-def test_conv_arch_sets_the_blocks(cnnpipe_registry):
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_conv_arch_sets_the_blocks(cnnpipe_registry, backend):
     # A TOML list of pairs, as --set arch.conv_arch=[[1,8],[2,16]] gives it.
-    _, shapes, num_params = describe(cnnpipe_registry, {"conv_arch": [[1, 8], [2, 16]], "ratio": 2}, (1, 1, 28, 28))
-    assert shapes == [(1, 4, 14, 14), (1, 8, 7, 7)] + HEAD
+    _, shapes, num_params = describe(cnnpipe_registry, {"conv_arch": [[1, 8], [2, 16]], "ratio": 2}, (1, 1, 28, 28), backend)
+    assert shapes == book([(1, 4, 14, 14), (1, 8, 7, 7)] + HEAD, backend)
     assert num_params == vgg_params([[1, 8], [2, 16]], 2, 7)
 
 
@@ -59,10 +71,11 @@ def test_recipe_is_the_books(cnnpipe_registry):
     assert spec.arch == {"conv_arch": VGG11, "ratio": 4, "dropout": 0.5}
 
 
-def test_bad_architecture_arguments_are_one_line_errors(cnnpipe_cli):
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_bad_architecture_arguments_are_one_line_errors(cnnpipe_cli, backend):
     for setting in ("arch.ratio=0", "arch.ratio=128", "arch.conv_arch=[[1,64,3]]", "arch.conv_arch=[]",
                     "arch.conv_arch=[[0,64]]", "arch.conv_arch=5", "arch.dropout=1"):
-        result = cnnpipe_cli("info", "vgg", "--set", setting)
+        result = cnnpipe_cli("info", "vgg", "--backend", backend, "--set", setting)
         assert result.exit_code == 2, (setting, result.output)
         assert "model 'vgg' rejected its architecture arguments" in result.output
         assert "Traceback" not in result.output
