@@ -77,6 +77,7 @@ def test_install_shows_what_the_plugin_registers_and_uninstall_removes_it(venv, 
     installed_in = subprocess.run([str(venv), "-c", "import cnnpipe_quiet; print(cnnpipe_quiet.__file__)"],
                                   capture_output=True, text=True).stdout
     assert installed_in.startswith(str(venv.parent.parent))  # into cnnpipe's own environment, not this one
+    assert sorted(p.name for p in plugin.iterdir()) == ["cnnpipe_quiet", "pyproject.toml"]  # no build/, egg-info
 
     result = cnnpipe(venv, "uninstall", "cnnpipe-quiet")
     assert result.returncode == 0, result.stderr

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -27,10 +30,10 @@ def plugin_rows() -> dict[tuple[str, str], dict]:
     return {(row["dist"], row["name"]): row for row in json.loads(done.stdout)}
 
 
-def pip(*args: str) -> None:
+def pip(*args: str, env: dict | None = None) -> None:
     """Run pip in this interpreter, its output shown as it goes; a one-line error when it fails."""
     command = [sys.executable, "-m", "pip", *args]
-    code = subprocess.run(command).returncode
+    code = subprocess.run(command, env=env).returncode
     if code != 0:
         raise CnnpipeError(f"pip {args[0]} failed (exit {code}); see its output above", exit_code=code)
 
@@ -55,7 +58,12 @@ def install(names, upgrade, editable, force_reinstall, no_cache_dir):
     before = plugin_rows()
     args = ["install"] + (["--upgrade"] if upgrade else []) + (["--force-reinstall"] if force_reinstall else [])
     args += (["--no-cache-dir"] if no_cache_dir else []) + [a for path in editable for a in ("--editable", path)]
-    pip(*args, *names)
+    with tempfile.TemporaryDirectory(prefix="cnnpipe-install-") as tmp:
+        from ..docker.wheels import out_of_tree
+
+        # setuptools builds a local folder in a temporary place: no build/ or *.egg-info left in it
+        # (an editable install keeps its egg-info, which it needs).
+        pip(*args, *names, env={**os.environ, "DIST_EXTRA_CONFIG": str(out_of_tree(Path(tmp)))})
     after = plugin_rows()
     changed = [row for key, row in after.items()
                if key not in before or (before[key]["version"], before[key]["status"]) != (row["version"], row["status"])]
