@@ -11,7 +11,7 @@ from torch import nn
 from cnnpipe.backend import Session, build_network
 from cnnpipe.specs import CLASSIFICATION
 
-from . import distributed
+from . import distributed, malloc
 from .backend import PRECISIONS, device_of
 from .layers import gluon_batch_norm, initialize, resized, to_float
 from .optimizers import optimizer
@@ -29,6 +29,8 @@ class TorchSession(Session):
         self.classify = run.model.task == CLASSIFICATION
         self.dtype = PRECISIONS[cfg.precision]
         cuda = self.device.type == "cuda"
+        if self.device.type == "cpu":
+            malloc.keep_batch_buffers()
         # Tensor Cores read convolutions' inputs fastest channels-last; on the CPU, and in fp32, NCHW is kept.
         self.memory_format = torch.channels_last if cuda and self.dtype is not None else torch.contiguous_format
         if cuda:
