@@ -7,31 +7,9 @@ from click.testing import CliRunner
 
 from cnnpipe.cli import main
 from cnnpipe.schedule.store import Store
+from schedule_support import cli, one_line_error  # noqa: F401  (cli is a fixture)
 
 GOOD = ["--", "lenet", "fashion-mnist", "--epochs", "1", "--limit", "200"]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CNNPIPE_GPUS", "none")
-    monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:test")
-    # No engine here, so the image above is not looked up (test_schedule_faults.py checks that lookup).
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args, code=0):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
-
-def one_line_error(output: str) -> str:
-    lines = output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnpipe: error: "), output
-    return lines[0]
 
 
 @pytest.mark.parametrize("args, message", [

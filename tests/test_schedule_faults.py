@@ -18,15 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from cnnpipe.testing import unavailable
-from click.testing import CliRunner
-
-from cnnpipe.cli import main
 from cnnpipe.errors import UsageError
 from cnnpipe.schedule.resources import Resources
 from cnnpipe.schedule.scheduler import Scheduler
 from cnnpipe.schedule.store import Store
 from cnnpipe.schedule.testing import Clock, FakeLauncher
+from cnnpipe.testing import unavailable
+from schedule_support import cli, one_line_error  # noqa: F401  (cli is a fixture)
 
 T0 = 1767225600.0  # 2026-01-01 00:00 UTC
 MIN = 60.0
@@ -34,28 +32,6 @@ MIN = 60.0
 DATA = Path("/usr/share/datasets/fashion-mnist")
 GOOD = ["--", "lenet", "fashion-mnist", "--epochs", "1", "--limit", "200"]
 CNNPIPE = [str(Path(sys.executable).with_name("cnnpipe"))]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNPIPE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CNNPIPE_GPUS", "none")
-    monkeypatch.setenv("CNNPIPE_IMAGE", "cnnpipe-job:test")
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # the image is not looked up
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args, code=0):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
-
-def one_line_error(output: str) -> str:
-    lines = output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnpipe: error: "), output
-    return lines[0]
 
 
 # 1. A schedule that can never fire
