@@ -174,6 +174,20 @@ def test_run_in_container_matches_a_local_run(engine, env, image, tmp_path):
         assert container_config["config"][key] == local_config["config"][key], key
 
 
+def test_workers_run_inside_one_container(engine, env, image, tmp_path):
+    """``--runner docker --workers 2``: the parameter server's processes start on the container's own loopback."""
+    proc = cli("run", "lenet", "fashion-mnist", "--limit", "2000", "--epochs", "1", "--workers", "2",
+               "--runner", "docker", "--out", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 workers and 1 server(s)" in proc.stderr
+    [run_dir] = list(tmp_path.iterdir())
+    recorded = json.loads((run_dir / "config.json").read_text())
+    assert (recorded["config"]["workers"], recorded["distributed"]["total_batch_size"]) == (2, 512)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
+    assert "rank 1: joined as rank 1 of 2" in (run_dir / "run.log").read_text()  # the second worker logged here
+    assert leftovers(engine, tmp_path) == []
+
+
 def test_missing_base_image(engine, env):
     proc = cli("image", "build", "--base", "cnnpipe-base:no-such-base", env=env)
     assert proc.returncode == 2
