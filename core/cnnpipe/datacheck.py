@@ -67,11 +67,7 @@ def _images(X: np.ndarray, field: str, fail) -> np.ndarray:
         return X
     if not np.issubdtype(X.dtype, np.floating):
         fail(f"has {field} of dtype {X.dtype}; images must be uint8 (0-255) or float32")
-    if X.dtype != np.float32:
-        X = X.astype(np.float32)
-    if not np.isfinite(X).all():
-        fail(f"has {field} with NaN or infinite values")
-    return X
+    return _finite_float32(X, field, fail)
 
 
 def _labels(y: np.ndarray, field: str, num_classes: int, fail) -> np.ndarray:
@@ -91,8 +87,13 @@ def _labels(y: np.ndarray, field: str, num_classes: int, fail) -> np.ndarray:
 def _targets(y: np.ndarray, field: str, fail) -> np.ndarray:
     if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)):
         fail(f"has {field} of dtype {y.dtype}; regression targets must be numbers")
-    if y.dtype != np.float32:
-        y = y.astype(np.float32)
-    if not np.isfinite(y).all():
+    return _finite_float32(y, field, fail)
+
+
+def _finite_float32(values: np.ndarray, field: str, fail) -> np.ndarray:
+    """``values`` as float32, refused when any is NaN or infinite."""
+    if values.dtype != np.float32:
+        values = values.astype(np.float32)
+    if not np.isfinite(values).all():
         fail(f"has {field} with NaN or infinite values")
-    return y
+    return values
