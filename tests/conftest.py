@@ -9,7 +9,6 @@ not marked ``docker`` cannot reach an engine: ``DOCKER_HOST`` points nowhere whi
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnpipe.testing import unavailable
+from cnnpipe.testing import SIGINT_DEFAULT, unavailable
 
 BASE_IMAGE = os.environ.get("CNNPIPE_BASE_IMAGE", "cnnpipe-base:py")
 NO_ENGINE = "unix:///nonexistent/test-not-marked-docker.sock"
@@ -91,9 +90,9 @@ def tiny_dataset(install_plugin):
 
 
 def cli(*args, env=None, cwd=None, timeout=600):
-    """Run the installed ``cnnpipe`` command in a subprocess."""
+    """Run the installed ``cnnpipe`` command in a subprocess, which takes Ctrl-C as from a terminal."""
     return subprocess.run(
-        [sys.executable, "-m", "cnnpipe", *args], stdin=subprocess.DEVNULL,
+        [*SIGINT_DEFAULT, sys.executable, "-m", "cnnpipe", *args], stdin=subprocess.DEVNULL,
         capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
     )
 
@@ -102,25 +101,6 @@ def cli(*args, env=None, cwd=None, timeout=600):
 def real_data(fashion_mnist):
     """The real Fashion-MNIST's folder (the contract kit's ``fashion_mnist``); marks the test ``real_data``."""
     return fashion_mnist
-
-
-# A test process started in the background (``python3 -m tox &``) ignores SIGINT, and children inherit
-# an ignored signal across exec: this resets it first, so that the command under test sees Ctrl-C.
-SIGINT_DEFAULT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                                        "os.execvp(sys.argv[1], sys.argv[1:])"]
-
-
-@contextlib.contextmanager
-def started(cmd: list, **popen):
-    """``cmd`` as a child process that takes Ctrl-C as from a terminal and reads no standard input;
-    killed when the block ends, however it ends."""
-    proc = subprocess.Popen([*SIGINT_DEFAULT, *cmd], stdin=subprocess.DEVNULL, **popen)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=60)
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,14 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from cnnpipe.testing import unavailable
-from conftest import started
+from cnnpipe.testing import started, unavailable
+from plugin_source import plugin_source
 
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
 
@@ -77,22 +76,7 @@ def engine():
 def env(tmp_path_factory):
     """An environment in which a throwaway plugin distribution is installed (on PYTHONPATH)."""
     root = tmp_path_factory.mktemp("plugin")
-    src = root / "cnnpipe-whereami"
-    (src / "cnnpipe_whereami").mkdir(parents=True)
-    (src / "cnnpipe_whereami" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "cnnpipe-whereami"
-        version = "0.0.1"
-        dependencies = ["cnnpipe"]
-        [project.entry-points.cnnpipe]
-        whereami = "cnnpipe_whereami"
-        [tool.setuptools]
-        packages = ["cnnpipe_whereami"]
-    '''))
+    src = plugin_source(root, "cnnpipe-whereami", PLUGIN)
     site = root / "site"
     install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(src)]
     if subprocess.run([*install, "--no-build-isolation"], capture_output=True).returncode != 0:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_source import plugin_source
+
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
 
 BASE = os.environ.get("CNNPIPE_BASE_IMAGE", "cnnpipe-base:py")
@@ -236,23 +238,9 @@ def test_a_private_config_file_of_root_is_read_on_the_host(engine, image, out, t
 def test_a_run_chooses_the_image_of_the_installed_code_not_of_the_versions(engine, image, tmp_path):
     """A plugin edited without a version bump: the image built before the edit is not taken."""
     import shutil
-    import textwrap
 
-    src = tmp_path / "cnnpipe-fpcheck"
-    (src / "cnnpipe_fpcheck").mkdir(parents=True)
-    (src / "cnnpipe_fpcheck" / "__init__.py").write_text("from cnnpipe.hookspecs import hookimpl\nVERSION = 1\n")
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "cnnpipe-fpcheck"
-        version = "0.0.1"
-        [project.entry-points.cnnpipe]
-        fpcheck = "cnnpipe_fpcheck"
-        [tool.setuptools]
-        packages = ["cnnpipe_fpcheck"]
-    '''))
+    src = plugin_source(tmp_path, "cnnpipe-fpcheck", "from cnnpipe.hookspecs import hookimpl\nVERSION = 1\n",
+                        dependencies=())
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
                     str(site), str(src)], check=True, capture_output=True)

@@ -5,10 +5,11 @@ import os
 import subprocess
 import sys
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from plugin_source import plugin_source
 
 PLUGIN = '''
 from cnnpipe.hookspecs import hookimpl
@@ -43,22 +44,7 @@ def venv(tmp_path_factory):
 
 @pytest.fixture
 def plugin(tmp_path):
-    src = tmp_path / "cnnpipe-quiet"
-    (src / "cnnpipe_quiet").mkdir(parents=True)
-    (src / "cnnpipe_quiet" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "cnnpipe-quiet"
-        version = "0.0.3"
-        dependencies = ["cnnpipe"]
-        [project.entry-points.cnnpipe]
-        quiet = "cnnpipe_quiet"
-        [tool.setuptools]
-        packages = ["cnnpipe_quiet"]
-    '''))
+    src = plugin_source(tmp_path, "cnnpipe-quiet", PLUGIN, version="0.0.3")
     return src
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import started
+from cnnpipe.testing import started
 
 pytestmark = [pytest.mark.docker, pytest.mark.real_data]
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import cli, started
+from cnnpipe.testing import started
+from conftest import cli
 
 
 def run_folder(out):

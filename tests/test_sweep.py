@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from cnnpipe.testing import started
 from conftest import cli
 
 TINY = ["--batch-size", "50", "--set", "arch.activation=relu"]
@@ -31,17 +32,17 @@ def snapshot(folder):
 def test_a_resumed_sweep_retrains_nothing_that_finished(tiny_dataset, tmp_path):
     out = tmp_path / "sweep"
     args = ["sweep", "lenet", tiny_dataset, *TINY, "--epochs", "60", "--grid", "lr=0.5,0.2", "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "cnnpipe", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    # Interrupt once the second run has a checkpoint: the first has finished by then.
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(config_of(f)["lr"] == 0.2 and (f / "checkpoints" / "epoch-001" / "state.json").is_file()
-               for f in folders(out)) if out.is_dir() else False:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    with started([sys.executable, "-m", "cnnpipe", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                 start_new_session=True) as proc:
+        # Interrupt once the second run has a checkpoint: the first has finished by then.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(config_of(f)["lr"] == 0.2 and (f / "checkpoints" / "epoch-001" / "state.json").is_file()
+                   for f in folders(out)) if out.is_dir() else False:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "cnnpipe: sweep interrupted; run the same command again to continue it"
     first, second = sorted(folders(out), key=lambda f: -config_of(f)["lr"])

@@ -29,6 +29,7 @@ is skipped with the reason, except under CI (``CI=true``), where it fails: :func
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -70,6 +71,25 @@ def require_fashion_mnist() -> Path:
         unavailable("the real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, "
                     "or set CNNPIPE_DATA_DIR)")
     return Path(folder)
+
+
+# A test process started in the background (``python3 -m tox &``) ignores SIGINT, and children inherit
+# an ignored signal across exec: this resets it first, so that the command under test sees Ctrl-C.
+SIGINT_DEFAULT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                                        "os.execvp(sys.argv[1], sys.argv[1:])"]
+
+
+@contextlib.contextmanager
+def started(cmd: list, **popen):
+    """``cmd`` as a child process that takes Ctrl-C as from a terminal and reads no standard input;
+    killed when the block ends, however it ends."""
+    proc = subprocess.Popen([*SIGINT_DEFAULT, *cmd], stdin=subprocess.DEVNULL, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
 
 
 @functools.lru_cache(maxsize=1)

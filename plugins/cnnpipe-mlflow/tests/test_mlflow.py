@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnpipe.testing import started
+
 DATA = Path("/usr/share/datasets/fashion-mnist")
 QUICK = ["--limit", "300", "--batch-size", "64", "--lr", "0.1", "--set", "arch.activation=relu"]
 
@@ -125,14 +127,15 @@ def test_an_interrupted_run_is_killed_in_mlflow(cli, tmp_path):
     import signal
 
     uri = (tmp_path / "store").as_uri()
-    proc = subprocess.Popen([sys.executable, "-m", "cnnpipe", "run", "lenet", "fashion-mnist", *QUICK, "--epochs", "500",
-                             "--reporter", "mlflow", "--out", "runs"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/checkpoints/epoch-001/state.json")):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    cmd = [sys.executable, "-m", "cnnpipe", "run", "lenet", "fashion-mnist", *QUICK, "--epochs", "500",
+           "--reporter", "mlflow", "--out", "runs"]
+    with started(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                 env={**os.environ, "MLFLOW_TRACKING_URI": uri}) as proc:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/checkpoints/epoch-001/state.json")):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     mlflow, run = only_run(uri)
     assert run.info.status == "KILLED" and run.data.tags["cnnpipe.error"].startswith("KeyboardInterrupt")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnpipe.testing import started
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("cnnpipe_batchnorm")
 
@@ -21,16 +23,13 @@ RUN = ["lenet-bn", "fashion-mnist", "--backend", "torch", "--device", "cpu", "--
 
 
 def cnnpipe(*args):
-    """A ``cnnpipe`` child that dies on SIGINT as a user's would (pytest's handler is not inherited)."""
-    return subprocess.Popen([sys.executable, "-m", "cnnpipe", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    """A ``cnnpipe`` child, killed when the block ends (see ``cnnpipe.testing.started``)."""
+    return started([sys.executable, "-m", "cnnpipe", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   text=True)
 
 
 def finish(proc, timeout=600):
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    finally:
-        proc.kill()
+    _, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
     return stderr
 
@@ -47,27 +46,22 @@ def metrics(folder):
 
 @pytest.mark.real_data
 def test_killed_in_epoch_3_and_resumed_equals_the_uninterrupted_run(tmp_path):
-    whole = cnnpipe("run", *RUN, "--out", str(tmp_path / "whole"))
-    try:
+    with cnnpipe("run", *RUN, "--out", str(tmp_path / "whole")) as whole:
         finish(whole)
-        killed = cnnpipe("run", *RUN, "--out", str(tmp_path / "killed"))
-        try:
-            deadline = time.monotonic() + 300
-            while killed.poll() is None and time.monotonic() < deadline:
-                if list(tmp_path.glob("killed/*/checkpoints/epoch-002/state.json")):
-                    break
-                time.sleep(0.02)
-            assert killed.poll() is None, killed.stderr.read()
-            time.sleep(0.1)  # into epoch 3
-            os.kill(killed.pid, signal.SIGKILL)
-            killed.wait()
-        finally:
-            killed.kill()
-        folder = folder_of(tmp_path / "killed")
-        assert not (folder / "checkpoints" / "epoch-003" / "state.json").exists(), "killed after epoch 3 ended"
-        assert "resuming at epoch 3" in finish(cnnpipe("run", "--resume", str(folder)))
-    finally:
-        whole.kill()
+    with cnnpipe("run", *RUN, "--out", str(tmp_path / "killed")) as killed:
+        deadline = time.monotonic() + 300
+        while killed.poll() is None and time.monotonic() < deadline:
+            if list(tmp_path.glob("killed/*/checkpoints/epoch-002/state.json")):
+                break
+            time.sleep(0.02)
+        assert killed.poll() is None, killed.stderr.read()
+        time.sleep(0.1)  # into epoch 3
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+    folder = folder_of(tmp_path / "killed")
+    assert not (folder / "checkpoints" / "epoch-003" / "state.json").exists(), "killed after epoch 3 ended"
+    with cnnpipe("run", "--resume", str(folder)) as resumed:
+        assert "resuming at epoch 3" in finish(resumed)
     uninterrupted = folder_of(tmp_path / "whole")
     assert [m["epoch"] for m in metrics(folder)] == [1, 2, 3, 4]
     assert metrics(folder) == metrics(uninterrupted)
