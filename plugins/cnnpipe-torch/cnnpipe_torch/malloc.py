@@ -3,10 +3,10 @@
 PyTorch's CPU allocator is the C library's ``malloc``.  glibc hands out blocks above its *mmap threshold*
 as fresh memory maps and unmaps them when freed, so every training step then pays a page fault (and the
 kernel's zeroing) for each 4 KiB of its activations and gradients.  glibc moves that threshold on its own
-as blocks are freed, so whether a run pays depends on what the process allocated before: measured here
-on a LeNet epoch, 0.12 to 1.0 million page faults and 1.8 to 3.5 s for the same work
-(``benchmarks/RESULTS.md``).  Pinning the threshold at glibc's largest (32 MiB on 64-bit) and the trim
-threshold at twice that, glibc's own rule, keeps batch-sized blocks on the heap for the next step.
+as blocks are freed, so whether a run pays depends on what the process allocated before (see
+docs/performance.md: a LeNet epoch took from 0.12 to 1.0 million page faults for the same work).
+Pinning the threshold at glibc's largest (32 MiB on 64-bit) and the trim threshold at twice that,
+glibc's own rule, keeps batch-sized blocks on the heap for the next step.
 
 A user's own ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` wins: nothing is changed then.
 Elsewhere than Linux with glibc nothing is changed either.
