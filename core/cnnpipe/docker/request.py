@@ -76,6 +76,8 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
         args += ["--servers", str(config.servers)]
     if config.threads:
         args += ["--threads", str(config.threads)]
+    if config.compile:
+        args.append("--compile")
     for name in config.reporters:
         args += ["--reporter", name]
     for key, value in sorted(config.arch.items()):
