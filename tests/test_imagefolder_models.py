@@ -50,3 +50,23 @@ def test_trains_on_colour_pictures(model, backend, folder, tmp_path, cnnpipe_cli
     assert record["config"]["data"] == {"size": 32, "test_fraction": 0.2, "split_seed": 0}
     assert record["classes"] == ["cyan", "magenta", "yellow"]
     assert json.loads((run / "summary.json").read_text())["status"] == "succeeded"
+
+
+def test_unknown_option_and_bad_picture_are_one_line(folder, tmp_path, cnnpipe_cli):
+    result = cnnpipe_cli("run", "lenet", "imagefolder", "--data-dir", str(folder), "--set", "data.sise=32",
+                         "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 2
+    assert "dataset 'imagefolder' has no option 'sise'; valid: size, split_seed, test_fraction" in result.output
+    result = cnnpipe_cli("run", "lenet", "imagefolder", "--data-dir", str(folder), "--out", str(tmp_path / "runs"),
+                         "--epochs", "1", "--set", "data.size=-3")
+    assert result.exit_code == 2 and "data.size must be a whole number of pixels" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_options_come_from_a_config_file(folder, tmp_path, cnnpipe_cli):
+    (tmp_path / "run.toml").write_text("epochs = 1\nbatch_size = 4\n[data]\nsize = 16\ntest_fraction = 0.4\n")
+    result = cnnpipe_cli("run", "lenet", "imagefolder", "--data-dir", str(folder), "--config", str(tmp_path / "run.toml"),
+                         "--backend", "torch", "--reporter", "console", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "config.json").read_text())["config"]["data"] == {"size": 16, "test_fraction": 0.4, "split_seed": 0}
