@@ -45,6 +45,7 @@ class RunConfig:
     data: dict = field(default_factory=dict)  # the dataset's options (DatasetSpec.options), given to its load
     workers: int = 1  # training processes; batch_size is per worker (see docs/distributed.md)
     servers: Optional[int] = None  # MXNet's parameter servers (default 1 when workers > 1)
+    threads: Optional[int] = None  # compute threads per process; None: the usable CPUs over the workers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,7 +185,7 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     """``value`` of setting ``key`` checked and normalised; a one-line :class:`UsageError` naming both otherwise."""
     if value is None:
         return None
-    if key in ("epochs", "batch_size", "resize", "limit", "workers", "servers"):
+    if key in ("epochs", "batch_size", "resize", "limit", "workers", "servers", "threads"):
         return _whole(key, value, source, 1)
     if key == "seed":
         return _whole(key, value, source, 0, SEED_MAX)

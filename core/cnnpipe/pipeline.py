@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 
-from . import __version__, config as cfg, training
+from . import __version__, config as cfg, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
@@ -207,6 +207,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     """
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
+    thread_record = threads.settle(config.threads, config.workers)  # before the framework's OpenMP starts
     backend = plugin_call(f"{named} failed to load", resolved.backend.load)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     if len(data.train_X) < config.workers:
@@ -225,6 +226,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
             "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
             "classes": list(data.class_names),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "threads": thread_record,
         }
         if config.workers > 1:
             record["distributed"] = distributed.record(config, resolved.backend)
@@ -241,6 +243,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
         run.run_dir.remove_leftovers()
         saved = run.run_dir.read_config()
         saved["config"] = config.to_dict()
+        saved["threads"] = thread_record
         run.run_dir.write_config(saved)
         run.run_dir.write_metrics(run.history)  # a run stopped between files may lack its last lines
     return run, reporters
