@@ -75,11 +75,11 @@ def install(names, upgrade, editable, force_reinstall, no_cache_dir, dry_run, ch
         # (an editable install keeps its egg-info, which it needs).
         try:
             pip(*args, *names, env={**os.environ, "DIST_EXTRA_CONFIG": str(out_of_tree(Path(tmp)))})
-        except CnnpipeError as exc:
-            if kept:
+        except CnnpipeError:
+            if kept:  # a conflict with a kept build is the likely cause; pip's output above says which
                 builds = ", ".join(f"{n} {v}" for n, v in sorted(kept.items()))
-                exc.args = (f"{exc.args[0]}; cnnpipe keeps the installed {builds} (--change-frameworks lets pip "
-                            f"replace them)",)
+                click.echo(f"cnnpipe: cnnpipe keeps the installed {builds} (--change-frameworks lets pip replace "
+                           f"them)", err=True)
             raise
         if dry_run:
             for line in installing.describe_changes((Path(tmp) / "report.json").read_text()):
