@@ -223,7 +223,8 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
         record = {
             "config": config.to_dict(),
-            "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
+            "versions": {**used_versions(resolved), "cnnpipe": __version__, **plugin_versions(registry),
+                         **backend.versions()},
             "classes": list(data.class_names),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "threads": thread_record,
@@ -254,6 +255,14 @@ def make_reporter(spec: ReporterSpec, run: Run):
     reporter = plugin_call(f"reporter '{spec.name}' ({spec.dist}) failed to start", spec.factory, run)
     check_reporter(spec, reporter)
     return reporter
+
+
+def used_versions(resolved: Resolved) -> dict:
+    """``{distribution: version}`` of the plugins this run uses and everything they require (numpy, Pillow, ...)."""
+    from .requirements import versions_of
+
+    specs = (resolved.model, resolved.dataset, resolved.backend, *resolved.reporters)
+    return versions_of({"cnnpipe", *(spec.dist for spec in specs if spec.dist)})
 
 
 def plugin_versions(registry) -> dict:

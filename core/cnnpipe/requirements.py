@@ -77,3 +77,19 @@ def unmet(dist: str, installed: Installed | None = None) -> str | None:
             todo.append((canonicalize_name(req.name), req.name))
     installed.ok |= seen
     return None
+
+
+def versions_of(dists, installed: Installed | None = None) -> dict[str, str]:
+    """``{name: version}`` of ``dists`` and every installed distribution they require, all the way down
+    (what a run used, for ``config.json``)."""
+    installed = installed or Installed()
+    found: dict[str, str] = {}
+    todo = list(dists)
+    while todo:
+        name = todo.pop()
+        key = canonicalize_name(name)
+        if key in found or key not in installed.dists:
+            continue
+        found[key] = installed.dists[key].version
+        todo += [req.name for req in installed.requires(key)]
+    return dict(sorted(found.items()))
