@@ -59,7 +59,7 @@ def install(names, upgrade, editable, force_reinstall, no_cache_dir, dry_run, ch
     from .. import installing
 
     if not names and not editable:
-        raise UsageError("name at least one distribution to install, e.g. cnnpipe install cnnpipe-mlflow")
+        raise UsageError("name at least one distribution to install, e.g. cnnpipe install ./plugins/cnnpipe-mlflow")
     before = plugin_rows() if not dry_run else {}
     args = ["install"] + (["--upgrade"] if upgrade else []) + (["--force-reinstall"] if force_reinstall else [])
     args += (["--no-cache-dir"] if no_cache_dir else []) + [a for path in editable for a in ("--editable", path)]
