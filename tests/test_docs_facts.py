@@ -1,5 +1,5 @@
-"""Image tags, file names, exit codes and error messages quoted in the docs are the ones the code uses: checked against the code's
-constants (the job image's name, the run folder's files, the error classes' exit codes) and its sources."""
+"""Image tags, file names, exit codes and error messages quoted in the docs are the ones the code uses: checked
+against the code's constants (the job image's name, the run folder's files, the error classes' exit codes) and its sources."""
 
 from __future__ import annotations
 
