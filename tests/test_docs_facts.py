@@ -87,11 +87,21 @@ def test_exit_codes_in_the_tables_are_the_codes_classes():
     assert checked >= 4
 
 
-@pytest.mark.parametrize("code, text", [(errors.UsageError.exit_code, "exit status 2"),
-                                        (container.TIMEOUT_EXIT, "(exit 124)"), (container.OOM_EXIT, "exit 137")])
-def test_exit_codes_in_prose(code, text):
-    assert str(code) in text
-    assert any(text in page.read_text() for page in pages())
+def test_every_exit_code_in_prose_is_one_cnnpipe_uses():
+    import signal
+
+    known = {0, errors.CnnpipeError.exit_code, errors.UsageError.exit_code, errors.EngineError.exit_code,
+             wheels.BUILD_FAILED, container.TIMEOUT_EXIT, container.OOM_EXIT, 126, 127,  # 126, 127: the shell's
+             *(128 + s for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM))}
+    said = quoted(re.compile(r"\bexit(?:s| status| code)? (\d+)\b"))
+    assert len(said) >= 10
+    for where, code in said:
+        assert int(code) in known, f"{where}: cnnpipe never exits {code}"
+    for page in pages():
+        for n, line in enumerate(page.read_text().splitlines(), 1):
+            if re.search(r"usage error|UsageError", line) and re.search(r"\bexit(?:s| status)? \d", line):
+                codes = {int(c) for c in re.findall(r"\bexit(?:s| status)? (\d+)", line)}
+                assert errors.UsageError.exit_code in codes, f"{rel(page)}:{n}: a usage error exits 2"
 
 
 def shown_messages() -> list[tuple[str, str]]:
