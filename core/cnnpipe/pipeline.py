@@ -71,7 +71,7 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     from_file = cfg.read_config_file(config_file) if config_file else {}
     recipe, note = recipe_settings(model, dataset)
     settings = cfg.merge(
-        {"arch": dict(model.arch)},
+        {"arch": dict(model.arch), "data": dict(dataset.options)},
         recipe,
         from_file,
         cfg.parse_sets(sets),
@@ -87,6 +87,10 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     if unknown:
         valid = ", ".join(sorted(model.arch)) or "none"
         raise UsageError(f"model '{model_name}' has no architecture argument '{unknown[0]}'; valid: {valid}")
+    unknown = sorted(set(settings["data"]) - set(dataset.options))
+    if unknown:
+        valid = ", ".join(sorted(dataset.options)) or "none"
+        raise UsageError(f"dataset '{dataset_name}' has no option '{unknown[0]}'; valid: {valid}")
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
@@ -182,7 +186,8 @@ def plugin_call(what: str, call, *args, **kwargs):
 
 def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
-    data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load, data_dir=config.data_dir)
+    data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load,
+                       data_dir=config.data_dir, **config.data)
     data = check_data(data, dataset, model)
     if config.limit:
         n = config.limit
@@ -218,7 +223,9 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
         record = {
             "config": config.to_dict(),
-            "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
+            "versions": {**used_versions(resolved), "cnnpipe": __version__, **plugin_versions(registry),
+                         **backend.versions()},
+            "classes": list(data.class_names),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "threads": thread_record,
         }
@@ -248,6 +255,14 @@ def make_reporter(spec: ReporterSpec, run: Run):
     reporter = plugin_call(f"reporter '{spec.name}' ({spec.dist}) failed to start", spec.factory, run)
     check_reporter(spec, reporter)
     return reporter
+
+
+def used_versions(resolved: Resolved) -> dict:
+    """``{distribution: version}`` of the plugins this run uses and everything they require (numpy, Pillow, ...)."""
+    from .requirements import versions_of
+
+    specs = (resolved.model, resolved.dataset, resolved.backend, *resolved.reporters)
+    return versions_of({"cnnpipe", *(spec.dist for spec in specs if spec.dist)})
 
 
 def plugin_versions(registry) -> dict:
