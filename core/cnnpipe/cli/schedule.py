@@ -277,7 +277,7 @@ def scheduler(once, interval, gpus, cpu_jobs):
 
     from ..docker import limits
 
-    limits.positive(interval, "--interval")
+    limits.seconds(interval, "--interval")
     res = resources.configured(gpus, cpu_jobs)
     store = open_store()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
