@@ -35,6 +35,9 @@ class Recipe:
     optimizer: str = "sgd"
     resize: Optional[int] = None
     init: str = "xavier"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
 
 
 @dataclass

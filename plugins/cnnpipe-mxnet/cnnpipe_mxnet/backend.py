@@ -107,6 +107,18 @@ def squared_loss(y_hat, y):
     return (y_hat - y) ** 2
 
 
+def optimizer_args(cfg) -> tuple[str, dict]:
+    """``(MXNet optimizer name, its arguments)`` for a run's optimizer settings; Nesterov SGD is MXNet's ``nag``."""
+    name = cfg.optimizer.lower()
+    params = {"learning_rate": cfg.lr}
+    if cfg.weight_decay:
+        params["wd"] = cfg.weight_decay
+    if name in ("sgd", "nag") and cfg.momentum:
+        params["momentum"] = cfg.momentum
+        name = "nag" if cfg.nesterov else name
+    return name, params
+
+
 class MXNetBackend(Backend):
     """MXNet 1.9.1 with Gluon; ``mxnet-cu117`` (or another CUDA build) for GPUs."""
 
@@ -192,8 +204,8 @@ class GluonSession(Session):
 
     def _ready(self):
         self.net.hybridize(**HYBRIDIZE)
-        self.optimizer = gluon.Trainer(self.net.collect_params(), self.cfg.optimizer.lower(),
-                                       {"learning_rate": self.cfg.lr}, **distributed.trainer_options(self.world))
+        name, params = optimizer_args(self.cfg)
+        self.optimizer = gluon.Trainer(self.net.collect_params(), name, params, **distributed.trainer_options(self.world))
         distributed.start(self.optimizer, self.world)
 
     def initialize(self) -> None:

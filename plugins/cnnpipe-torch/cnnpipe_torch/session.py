@@ -74,7 +74,8 @@ class TorchSession(Session):
         self.correct = torch.zeros((), device=self.device, dtype=torch.int64)
 
     def _ready(self):
-        self.optimizer = optimizer(self.cfg.optimizer, self.net.parameters(), self.cfg.lr)
+        self.optimizer = optimizer(self.cfg.optimizer, self.net.parameters(), self.cfg.lr, self.cfg.momentum,
+                                   self.cfg.weight_decay, self.cfg.nesterov)
         self.train_net = distributed.wrap(self.net, self.world, self.device)  # averages gradients over the ranks
 
     def initialize(self) -> None:
