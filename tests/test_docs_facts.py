@@ -158,3 +158,29 @@ def printed(words: list[str], code: str) -> bool:
         return True
     return any(found(literal[:k], after=r"\s*\x00") or found(literal[-k:], before=r"\x00\s*")
                for k in range(len(words) - 1, 2, -1))
+
+
+def test_the_kubernetes_walkthrough_says_what_the_manifests_hold():
+    """docs/kubernetes.md's uid, claims, mount points and label are those of the manifest its command prints."""
+    import json
+
+    from conftest import cli
+
+    page = (ROOT / "docs" / "kubernetes.md").read_text()
+    command = re.search(r"^cnnpipe (manifest [^\n]*?) -o run\.json$", page, re.MULTILINE).group(1).split()
+    done = cli(*command)
+    assert done.returncode == 0, done.stderr
+    job = next(item for item in json.loads(done.stdout)["items"] if item["kind"] == "Job")
+    pod = job["spec"]["template"]
+    security = pod["spec"]["securityContext"]
+    assert f"uid and gid {security['runAsUser']}" in page and security["runAsUser"] == security["runAsGroup"]
+    assert f"`fsGroup: {security['fsGroup']}`" in page
+    label, value = next((k, v) for k, v in pod["metadata"]["labels"].items() if k.startswith("cnnpipe."))
+    assert f"-l {label}={value}" in page and f"`{label}=NAME`" in page
+    mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    for volume in pod["spec"]["volumes"]:
+        if "persistentVolumeClaim" in volume:
+            claim, mount = volume["persistentVolumeClaim"]["claimName"], mounts[volume["name"]]
+            assert f"| `{claim.replace(value, 'NAME')}` | `{mount['mountPath']}`" in page, claim
+            assert mount.get("readOnly", False) == (f"`{mount['mountPath']}`, read-only" in page), claim
+    assert f'"claimName": "{value}-runs"' in page
