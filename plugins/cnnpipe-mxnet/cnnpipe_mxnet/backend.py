@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 
-from cnnpipe.backend import Backend, Session, build_network, epoch_seed, parse_device
+from cnnpipe.backend import Backend, Session, build_network, epoch_seed, network_input, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
@@ -141,7 +141,7 @@ class MXNetBackend(Backend):
         if config.resize:
             shape = shape[:1] + (config.resize, config.resize)
         num_classes = data.num_classes if data is not None and data.num_classes else 10
-        net = build_network(model, self.name, config.arch, num_classes)
+        net = build_network(model, self.name, config.arch, num_classes, shape)
         # Some bad arguments (an unknown activation, say) only show once data flows.
         try:
             net.initialize()
@@ -151,7 +151,7 @@ class MXNetBackend(Backend):
                              f"{dict(config.arch)}: {mxnet_message(exc)}")
 
     def describe(self, model, arch, shape):
-        net = build_network(model, self.name, arch, 10)
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.initialize(init.Xavier())
         X = nd.zeros(shape)
         layers = []
@@ -191,7 +191,8 @@ class GluonSession(Session):
         self.ctx = context(device)
         self.classify = run.model.task == CLASSIFICATION
         mx.random.seed(cfg.seed)
-        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes)
+        self.own_init = run.model.own_init
+        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes, network_input(cfg, data.input_shape))
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss() if self.classify else squared_loss
         self.optimizer = None
         # The data are converted once, not per batch: the same float32 values, no per-batch host copies.
@@ -213,7 +214,12 @@ class GluonSession(Session):
         # Draw them now from that same seed: a seed gives the parameters it gave before, and the workers of a
         # distributed run (whose epoch seeds differ by rank) all start from the same parameters.
         mx.random.seed(epoch_seed(self.cfg.seed, 1))
-        self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
+        # A model that keeps its own initialisation gets its parameters' own initialisers (Gluon's default
+        # for those without one), not the book's.
+        if self.own_init:
+            self.net.initialize(ctx=self.ctx)
+        else:
+            self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
         X, _ = next(device_batches(self.train_X[:1], self.train_y[:1], 1, resize=self.cfg.resize))
         self.net(X)
         self._ready()

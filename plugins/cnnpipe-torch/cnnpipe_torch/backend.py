@@ -54,7 +54,7 @@ class TorchBackend(Backend):
         if config.resize:
             shape = shape[:1] + (config.resize, config.resize)
         num_classes = data.num_classes if data is not None and data.num_classes else 10
-        net = build_network(model, self.name, config.arch, num_classes)
+        net = build_network(model, self.name, config.arch, num_classes, shape)
         try:
             with torch.no_grad():
                 net.eval()(torch.zeros((1,) + shape))
@@ -63,7 +63,7 @@ class TorchBackend(Backend):
                              f"{dict(config.arch)}: {str(exc).strip().splitlines()[0]}")
 
     def describe(self, model, arch, shape):
-        net = build_network(model, self.name, arch, 10)
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.eval()
         X = torch.zeros(shape)
         layers = []

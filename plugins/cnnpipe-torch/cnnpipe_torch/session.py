@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnpipe.backend import Session, build_network
+from cnnpipe.backend import Session, build_network, network_input
 from cnnpipe.specs import CLASSIFICATION
 
 from . import distributed, malloc
@@ -39,7 +39,9 @@ class TorchSession(Session):
         if cuda:
             torch.backends.cudnn.benchmark = True  # every batch but the last has one shape
         torch.manual_seed(cfg.seed)
-        self.net = build_network(run.model, "torch", cfg.arch, data.num_classes).to(self.device)
+        self.own_init = run.model.own_init
+        self.net = build_network(run.model, "torch", cfg.arch, data.num_classes,
+                                 network_input(cfg, data.input_shape)).to(self.device)
         gluon_batch_norm(self.net)
         self.loss = nn.CrossEntropyLoss(reduction="none") if self.classify else (lambda y_hat, y: (y_hat - y) ** 2)
         self.train_X, self.train_y = self._tensors(data.train_X, data.train_y)
@@ -80,7 +82,8 @@ class TorchSession(Session):
 
     def initialize(self) -> None:
         torch.manual_seed(self.cfg.seed)
-        initialize(self.net, self.cfg.init)
+        if not self.own_init:  # else the build's own parameters, drawn after the same seed in __init__
+            initialize(self.net, self.cfg.init)
         self._ready()
 
     def load(self, params, optimizer) -> None:
