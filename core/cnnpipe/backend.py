@@ -76,6 +76,13 @@ class Backend(ABC):
         """``(layers, num_params)`` for ``cnnpipe info``: each top-level layer's name and output shape for an
         input of ``shape`` (batch dimension included), and the number of parameters (running statistics included)."""
 
+    def layer_table(self, model: ModelSpec, arch: dict, shape: tuple[int, ...]) -> list[tuple[str, Any, int | None]]:
+        """``[(layer name, output shape, parameters)]`` for ``cnnpipe info``, for any network (not only a plain
+        sequence of layers): the shipped backends hook the top-level layers as they run, and the parameters add
+        up to the network's.  By default :meth:`describe`'s layers, their parameters unknown (``None``)."""
+        layers, _ = self.describe(model, arch, shape)
+        return [(name, out, None) for name, out in layers]
+
     @abstractmethod
     def session(self, run: Run) -> Session:
         """The network of ``run.model`` built with ``run.config.arch`` on ``run.config.device``, the run's data

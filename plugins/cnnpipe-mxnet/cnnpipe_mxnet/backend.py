@@ -150,6 +150,17 @@ class MXNetBackend(Backend):
             raise UsageError(f"model '{model.name}' cannot take {shape} inputs with architecture arguments "
                              f"{dict(config.arch)}: {mxnet_message(exc)}")
 
+    def layer_table(self, model, arch, shape):
+        from .summary import layer_table
+
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
+        net.initialize(init.Xavier())
+        try:
+            return layer_table(net, nd.zeros(shape))
+        except (mx.base.MXNetError, ValueError, TypeError) as exc:
+            raise UsageError(f"model '{model.name}' cannot take {tuple(shape[1:])} inputs with architecture "
+                             f"arguments {dict(arch)}: {mxnet_message(exc)}")
+
     def describe(self, model, arch, shape):
         net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.initialize(init.Xavier())
