@@ -92,7 +92,7 @@ def plugins(ctx, as_json):
     reg = load_registry(ctx)
     rows = [
         {"name": i.name, "dist": i.dist, "version": i.version, "module": i.module,
-         "status": i.status, "error": i.error, "registers": i.registers}
+         "api": i.api, "status": i.status, "error": i.error, "registers": i.registers}
         for i in reg.infos
     ]
     if as_json:
