@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 
-from cnnpipe.backend import Backend, Session, build_network, epoch_seed, parse_device
+from cnnpipe.backend import Backend, Session, build_network, epoch_seed, network_input, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
@@ -107,6 +107,18 @@ def squared_loss(y_hat, y):
     return (y_hat - y) ** 2
 
 
+def optimizer_args(cfg) -> tuple[str, dict]:
+    """``(MXNet optimizer name, its arguments)`` for a run's optimizer settings; Nesterov SGD is MXNet's ``nag``."""
+    name = cfg.optimizer.lower()
+    params = {"learning_rate": cfg.lr}
+    if cfg.weight_decay:
+        params["wd"] = cfg.weight_decay
+    if name in ("sgd", "nag") and cfg.momentum:
+        params["momentum"] = cfg.momentum
+        name = "nag" if cfg.nesterov else name
+    return name, params
+
+
 class MXNetBackend(Backend):
     """MXNet 1.9.1 with Gluon; ``mxnet-cu117`` (or another CUDA build) for GPUs."""
 
@@ -129,7 +141,7 @@ class MXNetBackend(Backend):
         if config.resize:
             shape = shape[:1] + (config.resize, config.resize)
         num_classes = data.num_classes if data is not None and data.num_classes else 10
-        net = build_network(model, self.name, config.arch, num_classes)
+        net = build_network(model, self.name, config.arch, num_classes, shape)
         # Some bad arguments (an unknown activation, say) only show once data flows.
         try:
             net.initialize()
@@ -138,8 +150,19 @@ class MXNetBackend(Backend):
             raise UsageError(f"model '{model.name}' cannot take {shape} inputs with architecture arguments "
                              f"{dict(config.arch)}: {mxnet_message(exc)}")
 
+    def layer_table(self, model, arch, shape):
+        from .summary import layer_table
+
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
+        net.initialize(init.Xavier())
+        try:
+            return layer_table(net, nd.zeros(shape))
+        except (mx.base.MXNetError, ValueError, TypeError) as exc:
+            raise UsageError(f"model '{model.name}' cannot take {tuple(shape[1:])} inputs with architecture "
+                             f"arguments {dict(arch)}: {mxnet_message(exc)}")
+
     def describe(self, model, arch, shape):
-        net = build_network(model, self.name, arch, 10)
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.initialize(init.Xavier())
         X = nd.zeros(shape)
         layers = []
@@ -179,7 +202,8 @@ class GluonSession(Session):
         self.ctx = context(device)
         self.classify = run.model.task == CLASSIFICATION
         mx.random.seed(cfg.seed)
-        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes)
+        self.own_init = run.model.own_init
+        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes, network_input(cfg, data.input_shape))
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss() if self.classify else squared_loss
         self.optimizer = None
         # The data are converted once, not per batch: the same float32 values, no per-batch host copies.
@@ -192,8 +216,8 @@ class GluonSession(Session):
 
     def _ready(self):
         self.net.hybridize(**HYBRIDIZE)
-        self.optimizer = gluon.Trainer(self.net.collect_params(), self.cfg.optimizer.lower(),
-                                       {"learning_rate": self.cfg.lr}, **distributed.trainer_options(self.world))
+        name, params = optimizer_args(self.cfg)
+        self.optimizer = gluon.Trainer(self.net.collect_params(), name, params, **distributed.trainer_options(self.world))
         distributed.start(self.optimizer, self.world)
 
     def initialize(self) -> None:
@@ -201,7 +225,12 @@ class GluonSession(Session):
         # Draw them now from that same seed: a seed gives the parameters it gave before, and the workers of a
         # distributed run (whose epoch seeds differ by rank) all start from the same parameters.
         mx.random.seed(epoch_seed(self.cfg.seed, 1))
-        self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
+        # A model that keeps its own initialisation gets its parameters' own initialisers (Gluon's default
+        # for those without one), not the book's.
+        if self.own_init:
+            self.net.initialize(ctx=self.ctx)
+        else:
+            self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
         X, _ = next(device_batches(self.train_X[:1], self.train_y[:1], 1, resize=self.cfg.resize))
         self.net(X)
         self._ready()
