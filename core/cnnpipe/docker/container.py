@@ -120,17 +120,17 @@ def wait(container, timeout=None) -> int:
     if code == OOM_EXIT:
         container.reload()
         if container.attrs.get("State", {}).get("OOMKilled"):
-            raise JobError(f"{oom_reason(container)}; raise --memory", exit_code=OOM_EXIT)
+            raise JobError(f"the job was killed for exceeding its memory limit{memory_limit(container)} "
+                           f"(exit 137, OOMKilled); raise --memory", exit_code=OOM_EXIT)
         raise JobError("the job container was killed (exit 137: SIGKILL from outside cnnpipe, such as docker kill); "
                        "its run folder keeps the last checkpoint", exit_code=OOM_EXIT)
     return code
 
 
-def oom_reason(container) -> str:
-    """Why an OOM-killed container stopped, with its memory limit."""
+def memory_limit(container) -> str:
+    """`` of N MiB``: the container's memory limit, for messages; empty without one."""
     limit = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
-    size = f" of {limit / 2**20:g} MiB" if limit else ""
-    return f"the job was killed for exceeding its memory limit{size} (exit 137, OOMKilled)"
+    return f" of {limit / 2**20:g} MiB" if limit else ""
 
 
 def halt(container, grace: float = GRACE) -> None:
@@ -197,7 +197,7 @@ def record(container, run_dirs, exit_code: int | None) -> None:
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if info["oom_killed"]:
-        info["reason"] = oom_reason(container)
+        info["reason"] = f"killed for exceeding its memory limit{memory_limit(container)} (exit 137, OOMKilled)"
     for run_dir in run_dirs:
         if (Path(run_dir) / "config.json").is_file():
             write_json(Path(run_dir) / RECORD, info)
