@@ -35,6 +35,8 @@ class RunConfig:
     momentum: float = 0.0  # sgd and nag: the velocity kept between steps (MXNet's and PyTorch's SGD momentum)
     weight_decay: float = 0.0  # L2: weight_decay * weight added to every gradient, as both frameworks' "wd"
     nesterov: bool = False  # sgd: Nesterov's momentum (MXNet's nag)
+    crop: int = 0  # augmentation: pad training images by crop zero pixels and take a random crop (cnnpipe.augment)
+    flip: bool = False  # augmentation: mirror half of the training images left to right
     resize: Optional[int] = None
     init: str = "xavier"
     device: str = "auto"
@@ -203,10 +205,12 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
             bounds = "from 0 up to (not including) 1" if key == "momentum" else "of at least 0"
             raise UsageError(f"{flag(key)} must be a number {bounds}, got {short_repr(value)}{_where(source)}")
         return float(value)
-    if key == "nesterov":
+    if key in ("nesterov", "flip"):
         if not isinstance(value, bool):
-            raise UsageError(f"nesterov must be true or false, got {short_repr(value)}{_where(source)}")
+            raise UsageError(f"{key} must be true or false, got {short_repr(value)}{_where(source)}")
         return value
+    if key == "crop":
+        return _whole(key, value, source, 0)
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
             raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {short_repr(value)}{_where(source)}")

@@ -9,6 +9,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 
+from cnnpipe.augment import wanted
 from cnnpipe.backend import Backend, Session, build_network, epoch_seed, network_input, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
@@ -76,17 +77,28 @@ def device_arrays(X, y, ctx):
     return Xd, nd.array(np.asarray(y), ctx=ctx, dtype="float32")
 
 
-def device_batches(X, y, batch_size, order=None, resize=None):
+def augmented(X, seed: int, batch: int, crop: int, flip: bool):
+    """``X`` cropped and flipped as :mod:`cnnpipe.augment` draws for batch ``batch`` of the epoch seeded ``seed``."""
+    from cnnpipe.augment import indices
+
+    idx = nd.array(indices(seed, batch, tuple(X.shape), crop, flip), ctx=X.context, dtype="int64")
+    padded = nd.pad(X, mode="constant", pad_width=(0, 0, 0, 0, crop, crop, crop, crop)) if crop else X
+    return nd.take(padded.reshape(-1), idx)
+
+
+def device_batches(X, y, batch_size, order=None, resize=None, augment=None):
     """Yield device ``(X, y)`` batches of arrays from :func:`device_arrays`, gathered in ``order`` (which may hold
-    only some of the examples: a worker's shard)."""
+    only some of the examples: a worker's shard); ``augment(X, batch number)`` changes each batch before resizing."""
     n = X.shape[0] if order is None else order.shape[0]
-    for start in range(0, n, batch_size):
+    for batch, start in enumerate(range(0, n, batch_size)):
         stop = min(start + batch_size, n)
         if order is None:
             Xb, yb = X[start:stop], y[start:stop]
         else:
             idx = order[start:stop]
             Xb, yb = nd.take(X, idx), nd.take(y, idx)
+        if augment is not None:
+            Xb = augment(Xb, batch)
         if resize and Xb.shape[2:] != (resize, resize):
             Xb = nd.contrib.BilinearResize2D(Xb, height=resize, width=resize)
         yield Xb, yb
@@ -243,11 +255,14 @@ class GluonSession(Session):
 
     def begin_epoch(self, epoch: int, seed: int) -> None:
         mx.random.seed(seed)
+        self.epoch_seed = seed
         self._zero()
 
     def batches(self, order):
         order = nd.array(order, ctx=self.ctx, dtype="int64")
-        return device_batches(self.train_X, self.train_y, self.cfg.batch_size, order, self.cfg.resize)
+        cfg = self.cfg
+        augment = (lambda X, batch: augmented(X, self.epoch_seed, batch, cfg.crop, cfg.flip)) if wanted(cfg) else None
+        return device_batches(self.train_X, self.train_y, cfg.batch_size, order, cfg.resize, augment)
 
     def step(self, batch) -> None:
         X, y = batch

@@ -14,7 +14,9 @@ from cnnpipe.specs import CLASSIFICATION
 
 from . import distributed, malloc
 from .backend import PRECISIONS, device_of
-from .layers import gluon_batch_norm, initialize, resized, to_float
+from cnnpipe.augment import wanted
+
+from .layers import augmented, gluon_batch_norm, initialize, resized, to_float
 from .optimizers import optimizer
 
 
@@ -105,15 +107,19 @@ class TorchSession(Session):
 
     def begin_epoch(self, epoch: int, seed: int) -> None:
         torch.manual_seed(seed)
+        self.epoch_seed = seed
         self.net.train()
         self._zero()
 
     def batches(self, order):
         order = torch.from_numpy(np.asarray(order, dtype=np.int64)).to(self.device)
-        bs = self.cfg.batch_size
-        for start in range(0, len(order), bs):
+        bs, cfg = self.cfg.batch_size, self.cfg
+        for batch, start in enumerate(range(0, len(order), bs)):
             idx = order[start:start + bs]
-            yield self._input(self.train_X.index_select(0, idx)), self.train_y.index_select(0, idx)
+            X = self.train_X.index_select(0, idx)
+            if wanted(cfg):
+                X = augmented(X, self.epoch_seed, batch, cfg.crop, cfg.flip)
+            yield self._input(X), self.train_y.index_select(0, idx)
 
     def step(self, batch) -> None:
         X, y = batch
