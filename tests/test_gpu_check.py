@@ -83,3 +83,14 @@ def test_gpu_check_refuses_a_folder_without_the_data(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith(f"gpu_check: {tmp_path} lacks Fashion-MNIST's")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plugin_is_not_broken_by_what_only_the_core_needs():
+    """On the GPU machine the core is installed with --no-deps (no Docker SDK, no croniter): the plugins still load."""
+    from cnnpipe.requirements import Installed, unmet
+
+    installed = Installed()
+    missing = {"docker", "croniter"}
+    installed.dists = {k: v for k, v in installed.dists.items() if k not in missing}
+    assert unmet("cnnpipe-lenet", installed) is None
+    assert unmet("cnnpipe", installed).startswith("needs ")  # the core itself still names what it lacks
