@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import config as cfg
-from .errors import CnnpipeError, UsageError
+from .errors import CnnpipeError, UsageError, one_line
 from .pipeline import load_data, pick_backend
 from .rundir import PARAMS, RunDir
 from .run import Run
@@ -108,7 +108,7 @@ def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", dev
     except CnnpipeError:
         raise
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = one_line(exc)  # MXNet's messages begin with a C++ traceback
         raise UsageError(f"cannot load {params} into {config.model} ({backend.name}): {reason}")
     own_test = spec is own and split == "test"
     return Opened(run, session, params, epoch, recorded_accuracy(run_dir, epoch) if own_test else None)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, one_line
 
 PREFIX = "cnnpipe."
 RESIZE_MODE = "bilinear-align-corners"
@@ -82,7 +82,7 @@ class OnnxModel:
         try:
             self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
-            raise UsageError(f"{path} is not a readable ONNX model ({str(exc).splitlines()[0]})")
+            raise UsageError(f"{path} is not a readable ONNX model ({one_line(exc)})")
         meta = self.session.get_modelmeta().custom_metadata_map
         missing = [k for k in ("classes", "input", "scaling", "resize") if PREFIX + k not in meta]
         if missing:
