@@ -77,7 +77,9 @@ class DatasetSpec:
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
     ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
     maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
-    table); ``load`` receives them as keyword arguments.
+    table); ``load`` receives them as keyword arguments.  ``read(path, shape, **options)``, when given, turns one
+    file into examples of ``shape`` as ``load`` would have (``cnnpipe predict`` uses it; it raises
+    :class:`cnnpipe.images.BadFile` naming the file), so that a picture of another size is resized as in training.
     """
 
     name: str
@@ -89,6 +91,7 @@ class DatasetSpec:
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    read: Optional[Callable[..., Any]] = None
     dist: str = ""
 
 
