@@ -1,8 +1,8 @@
 """Fixtures for the integration tests: plugins installed into a temporary site folder, small datasets,
 child processes that take Ctrl-C, and the Docker engine.
 
-Markers select what a test needs: ``real_data`` (the real Fashion-MNIST) and ``docker`` (a Docker
-engine with the base image).  A missing requirement skips the test with its reason, except under CI
+Markers select what a test needs: ``real_data`` (the real Fashion-MNIST), ``docker`` (a Docker
+engine with the base image) and ``slurm`` (a Slurm cluster, ``.ci/slurm-setup.sh``).  A missing requirement skips the test with its reason, except under CI
 (``CI=true``, set by ``.ci/run``), where it fails; ``pytest -m "not docker"`` is a quick run.  A test
 not marked ``docker`` cannot reach an engine: ``DOCKER_HOST`` points nowhere while it runs.
 """
@@ -120,9 +120,24 @@ def engine_problem() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def cluster_problem() -> str | None:
+    """Why the Slurm tests cannot run here (no client commands, no node up), or ``None``."""
+    try:
+        found = subprocess.run(["sinfo", "--noheader", "--format=%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"no Slurm cluster ({type(exc).__name__}); start one with .ci/slurm-setup.sh"
+    states = found.stdout.split()
+    if found.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed", "allocated") for s in states):
+        return f"no Slurm node is up ({found.stderr.strip() or states}); start one with .ci/slurm-setup.sh"
+    return None
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("docker") and engine_problem():
         unavailable(engine_problem())
+    if item.get_closest_marker("slurm") and cluster_problem():
+        unavailable(cluster_problem())
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def test_bad_grids_are_one_line_before_anything_runs(tiny_dataset, tmp_path):
         (["--grid", "arch.width=1,2"], "model 'lenet' has no architecture argument 'width'"),
         (["--grid", "backend=mxnet,jax"], "model 'lenet' has no jax build"),
         (["--grid", "seed=1", "--resume", "x"], "a sweep continues by itself"),
-        (["--grid", "seed=1", "--memory", "1g"], "--memory only apply with --runner docker"),
+        (["--grid", "seed=1", "--memory", "1g"], "--memory only apply with --runner docker or --runner slurm"),
     ]
     for extra, message in cases:
         result = cli(*base, *extra, cwd=work)
