@@ -142,3 +142,31 @@ def test_nothing_is_made_when_slurm_refuses_the_job(real_data, tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("cnnpipe: error: sbatch failed:") and "partition" in result.stderr.lower()
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_manifest_slurm_prints_the_batch_script_that_sbatch_runs(real_data, tmp_path):
+    script = tmp_path / "job.sh"
+    made = cli("manifest", "lenet", "fashion-mnist", "--slurm", "--backend", "torch", "--workers", "2", *TINY,
+               "--out", str(tmp_path / "runs"), "--timeout", "3600", "--cpus", "1", "--memory", "2g", "-o", str(script))
+    assert made.returncode == 0, made.stderr
+    text = script.read_text()
+    folder = only_folder(tmp_path / "runs")
+    for line in ("#SBATCH --ntasks=2", "#SBATCH --time=60", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=2048M",
+                 "#SBATCH --requeue", "#SBATCH --signal=B:USR1@120", f"folders=({folder})"):
+        assert line in text.splitlines(), line
+    assert "-m cnnpipe.slurm.task torchrun 0" in text
+    job = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=True).stdout.strip()
+    assert wait_for(job) == "COMPLETED"
+    assert json.loads((folder / "summary.json").read_text())["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--runner", "slurm", "--gpus", "all"], "--gpus with --runner slurm takes a number of GPUs per node, got 'all'"),
+    (["--runner", "slurm", "--image", "x"], "--image only apply with --runner docker"),
+    (["--partition", "debug"], "--partition only apply with --runner slurm"),
+    (["--runner", "slurm", "--port", "2000"], "--port applies to runs started here; a slurm job picks its own port"),
+])
+def test_bad_slurm_options_are_one_line_and_make_nothing(tmp_path, args, message):
+    result = cli("run", "lenet", "fashion-mnist", *TINY, "--out", str(tmp_path / "runs"), *args)
+    assert result.returncode == 2 and result.stderr == f"cnnpipe: error: {message}\n"
+    assert not (tmp_path / "runs").exists()

@@ -20,12 +20,14 @@ def check_options(runner: str, params: dict) -> None:
         raise UsageError(f"{', '.join(given)} only apply with {where or 'another runner'}")
 
 
-def resources(params: dict):
-    """The Slurm resources the options ask for (checked: one line for a bad value)."""
+def resources(params: dict, cluster: bool = True):
+    """The Slurm resources the options ask for (checked: one line for a bad value); with ``cluster``, sbatch
+    must be here to submit them."""
     from ..slurm.cluster import require
     from ..slurm.script import Resources
 
-    require("sbatch")
+    if cluster:
+        require("sbatch")
     asked = Resources(partition=params.get("partition"), time_limit=params.get("timeout"), cpus=params.get("cpus"),
                       memory=params.get("memory"), gpus=params.get("gpus"))
     asked.directives()

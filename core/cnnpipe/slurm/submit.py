@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from . import cluster
-from .script import PASSED, Job, Resources, render
+from .script import PASSED, Job, Resources, render  # noqa: F401  (render: for cnnpipe manifest --slurm)
 
 
 def ready_folder(registry, resolved) -> Path:
