@@ -11,8 +11,9 @@ from importlib import metadata
 
 import pluggy
 
-from . import hookspecs
+from . import api, hookspecs
 from .errors import one_line
+from .requirements import Installed, unmet
 
 GROUP = "cnnpipe"
 CORE_DIST = "cnnpipe"
@@ -34,6 +35,7 @@ class PluginInfo:
     version: str
     status: str = "ok"  # ok | disabled | broken
     error: str = ""
+    api: str = ""  # the plugin API version the plugin declares (api.ATTRIBUTE), "" when it declares none
     registers: dict = field(default_factory=dict)  # kind -> [names]
 
 
@@ -68,22 +70,36 @@ def warn(message: str) -> None:
 def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     """Create the plugin manager and load every plugin that is not disabled.
 
-    A plugin that fails to import or does not match the hook specs is reported through ``warn``
-    and left out; the others keep working.
+    A plugin whose declared requirements are not installed (checked from package metadata, without
+    importing them), that fails to import or does not match the hook specs is reported through
+    ``warn`` and left out; the others keep working.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     off = disabled_names(disable)
-    infos = []
+    infos, index = [], None
     for name, module, dist, loader in _candidates():
         info = PluginInfo(name, module, dist, _version(dist))
         infos.append(info)
         if name in off:
             info.status = "disabled"
             continue
+        if index is None and dist != CORE_DIST:
+            index = Installed()
+        missing = unmet(dist, index) if dist != CORE_DIST else None
+        if missing:
+            info.status, info.error = "broken", missing
+            warn(f"plugin '{name}' from {dist} is broken and was skipped ({missing})")
+            continue
         try:
             with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints must not spoil `plugins --json`
                 plugin = loader()
+            info.api = api.API_VERSION if dist == CORE_DIST else api.declared(plugin)
+            refused = api.too_new(info.api) if info.api else None
+            if refused:
+                info.status, info.error = "broken", refused
+                warn(f"plugin '{name}' from {dist} is broken and was skipped ({refused})")
+                continue
             pm.register(plugin, name=name)
             pm.check_pending()
         except KeyboardInterrupt:
@@ -98,5 +114,5 @@ def mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
     if pm.has_plugin(info.name):
         pm.unregister(name=info.name)
     info.status = "broken"
-    info.error = one_line(exc)
+    info.error = api.explain(one_line(exc), info.api)
     warn(f"plugin '{info.name}' from {info.dist} is broken and was skipped ({info.error})")

@@ -35,6 +35,9 @@ class Recipe:
     optimizer: str = "sgd"
     resize: Optional[int] = None
     init: str = "xavier"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
 
 
 @dataclass
@@ -72,7 +75,9 @@ class DatasetSpec:
     ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from,
     ``None`` when it would have to download them, or :data:`NO_FILES` when it reads no files at all (a
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
-    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.
+    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
+    maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
+    table); ``load`` receives them as keyword arguments.
     """
 
     name: str
@@ -83,6 +88,7 @@ class DatasetSpec:
     num_classes: int = 0
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
     dist: str = ""
 
 
@@ -95,7 +101,10 @@ class ModelSpec:
     first entry is the backend used when the user names none.  ``arch`` holds the architecture
     arguments a user may override (``--set arch.NAME=V``), the same for every backend; ``recipes``
     maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input ``cnnpipe info``
-    traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.
+    traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.  A build that takes an
+    ``input_shape`` argument gets one example's ``(C, H, W)`` as the network sees it.  ``own_init=True`` keeps
+    the parameters the build made (drawn after seeding with the run's seed) instead of the book's
+    initialisation by ``config.init``.
     """
 
     name: str
@@ -105,6 +114,7 @@ class ModelSpec:
     arch: Mapping[str, Any] = field(default_factory=dict)
     sample_shape: tuple[int, ...] = (1, 1, 28, 28)
     task: str = CLASSIFICATION
+    own_init: bool = False
     summary: str = ""
     dist: str = ""
 

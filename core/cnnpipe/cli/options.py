@@ -23,6 +23,10 @@ SETTINGS = (
     click.option("--data-dir", help="Folder with the dataset's files (also CNNPIPE_DATA_DIR)."),
     click.option("--workers", type=int, help="Training processes, each on its own shard; --batch-size is per worker."),
     click.option("--servers", type=int, help="MXNet's parameter servers for --workers (default 1)."),
+    click.option("--threads", type=int, help="Compute threads per process (default: the CPUs this process may use, "
+                                             "over --workers)."),
+    click.option("--compile", "compile", is_flag=True, default=None,
+                 help="Compile the train and eval steps (torch.compile; MXNet's networks are always hybridized)."),
 )
 # Options about where and how the run executes, not what it computes.
 EXECUTION = (
@@ -45,7 +49,7 @@ EXECUTION = (
     click.option("--partition", help="slurm: the partition to submit to (default: the cluster's)."),
 )
 SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "precision", "seed",
-                 "reporters", "out", "limit", "data_dir", "workers", "servers")
+                 "reporters", "out", "limit", "data_dir", "workers", "servers", "threads", "compile")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
 SLURM_NAMES = ("gpus", "memory", "cpus", "timeout", "partition")
 
