@@ -33,11 +33,14 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and not os.environ.get("OMP_NUM_T
 
 def test_group(item) -> str | None:
     """The xdist group of a test (``--dist loadgroup``): tests that must not overlap, or that share an expensive
-    fixture, run in one worker.  Docker tests share the engine and the job image's build; the tests of what
+    fixture, run in one worker.  Docker tests share the engine and the job image's build; Slurm tests share the
+    one-node cluster; the tests of what
     comes after training share the LeNet runs of ``trained.py``; a module's own module- or session-scoped
     fixtures (wheels, venvs, trained runs) are built once."""
     if item.get_closest_marker("docker"):
         return "docker"
+    if item.get_closest_marker("slurm"):  # one node of two CPUs: jobs of several workers would queue behind each other
+        return "slurm"
     module = getattr(item, "module", None)
     if module is not None and hasattr(module, "lenet_run"):
         return "trained-lenet"
