@@ -96,11 +96,20 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
 
 
 def pick_backend(registry, model: ModelSpec, name: str | None) -> BackendSpec:
-    """The named backend, else the model's first; it must be installed and build the model."""
-    name = name or model.backends[0]
+    """The named backend, else :func:`default_backend`; it must be installed and build the model."""
+    name = name or default_backend(registry, model)
     if name not in model.backends:
         raise UsageError(f"model '{model.name}' has no {name} build; it offers: {', '.join(model.backends)}")
     return registry.backend(name)
+
+
+def default_backend(registry, model: ModelSpec) -> str:
+    """The model's first backend that is registered with its framework installed; else its first."""
+    registered = set(registry.names("backends"))
+    for name in model.backends:
+        if name in registered and registry.backend(name).installed():
+            return name
+    return model.backends[0]
 
 
 def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:

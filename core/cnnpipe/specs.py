@@ -122,7 +122,9 @@ class BackendSpec:
     :class:`cnnpipe.errors.UsageError` (saying what to install) when the framework is missing.
     Nothing heavy is imported before ``load`` is called.  ``launcher`` names how the backend trains in
     several processes (``--workers``): ``"ps-lite"`` (MXNet's parameter server, ``DMLC_*`` variables) or
-    ``"torchrun"`` (``torch.distributed.run``); empty when it trains in one process only.
+    ``"torchrun"`` (``torch.distributed.run``); empty when it trains in one process only.  ``framework`` is
+    the framework's import name (``"mxnet"``): a model's default backend is its first whose framework is
+    installed, found without importing it; empty means always installed.
     """
 
     name: str
@@ -130,7 +132,14 @@ class BackendSpec:
     _: KW_ONLY
     summary: str = ""
     launcher: str = ""
+    framework: str = ""
     dist: str = ""
+
+    def installed(self) -> bool:
+        """Whether the framework can be imported (looked up, not imported)."""
+        import importlib.util
+
+        return not self.framework or importlib.util.find_spec(self.framework) is not None
 
 
 @dataclass(frozen=True)
