@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CA = "/etc/ssl/certs/ca-certificates.crt"
 PYTHONS = {"bookworm": "Debian 12", "trixie": "Debian 13"}
 MARK = re.compile(r"<!--\s*fresh:\s*(\S+)\s+(\S+)\s*-->\s*\n+```[a-z]*\n(.*?)\n```", re.S)
-# What a run downloaded: the .deb files, the package lists, and pip's HTTP cache (not its built wheels).
-SIZES = "du -sb /var/cache/apt/archives /var/lib/apt/lists /root/.cache/pip/http-v2 2>/dev/null"
+# What a run downloaded: apt's "Fetched N MB" lines, and pip's HTTP cache (the files as downloaded; not the
+# wheels pip built); pip 23.0 (Debian 12) keeps it in http/, newer ones in http-v2/.
+SIZES = "du -sb /root/.cache/pip/http /root/.cache/pip/http-v2 2>/dev/null"
+FETCHED = re.compile(r"^Fetched ([0-9.,]+) ([kMG]?)B in", re.M)
+UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
 
 
 def readme_commands(readme: Path = ROOT / "README.md") -> dict[tuple[str, str], str]:
@@ -97,7 +100,8 @@ def measure(suite: str, command: str, tar: Path) -> dict:
     code, output = run_inside(image_name(suite), script, tar)
     seconds = time.monotonic() - start
     shown, _, sizes = output.rpartition(marker)
-    parts = {line.split("\t")[1]: int(line.split("\t")[0]) for line in sizes.strip().splitlines() if "\t" in line}
+    parts = {"pip": sum(int(line.split("\t")[0]) for line in sizes.strip().splitlines() if "\t" in line),
+             "apt": sum(float(n.replace(",", "")) * UNITS[u] for n, u in FETCHED.findall(shown))}
     return {
         "suite": suite, "system": PYTHONS.get(suite, suite), "command": command, "exit_code": code,
         "seconds": round(seconds, 1), "downloaded_mb": round(sum(parts.values()) / 1e6, 1),
@@ -138,7 +142,7 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
         "ca-certificates only) with empty apt and pip caches, the host's network and CA store.",
         f"Machine: {m['cpu']}, {m['cores']} cores, AVX-512: {', '.join(m['avx512']) or 'none'},",
         "Other work shared the cores: the load average after each run is in the table.",
-        "Downloaded = .deb files + apt package lists + pip's HTTP cache.",
+        "Downloaded = apt's \"Fetched\" lines (package lists and .deb files) + pip's HTTP cache (what pip fetched).",
         "",
         "| system | exit | time | downloaded | final test acc | load after | measured |",
         "|---|---|---|---|---|---|---|",

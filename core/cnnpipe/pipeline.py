@@ -189,6 +189,15 @@ def plugin_call(what: str, call, *args, **kwargs):
         raise PluginError(f"{what}: {one_line(exc)}") from exc
 
 
+def load_backend(spec: BackendSpec):
+    """``spec.load()``; an unexpected failure (a missing native library, say) names the backend and points
+    to ``cnnpipe doctor``, which checks each piece it needs."""
+    try:
+        return plugin_call(f"backend '{spec.name}' ({spec.dist}) failed to load", spec.load)
+    except PluginError as exc:
+        raise PluginError(f"{exc}; run 'cnnpipe doctor' to check what it needs") from exc.__cause__
+
+
 def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
     data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load, data_dir=config.data_dir)
@@ -211,7 +220,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     """
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
-    backend = plugin_call(f"{named} failed to load", resolved.backend.load)
+    backend = load_backend(resolved.backend)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")

@@ -72,7 +72,8 @@ class DatasetSpec:
     ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from,
     ``None`` when it would have to download them, or :data:`NO_FILES` when it reads no files at all (a
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
-    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.
+    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset; ``install``
+    says how to get its files (``cnnpipe doctor`` prints it when they are not found).
     """
 
     name: str
@@ -83,6 +84,7 @@ class DatasetSpec:
     num_classes: int = 0
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
+    install: str = ""
     dist: str = ""
 
 
