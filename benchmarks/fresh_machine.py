@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CA = "/etc/ssl/certs/ca-certificates.crt"
 PYTHONS = {"bookworm": "Debian 12", "trixie": "Debian 13"}
 MARK = re.compile(r"<!--\s*fresh:\s*(\S+)\s+(\S+)\s*-->\s*\n+```[a-z]*\n(.*?)\n```", re.S)
-# What a run downloaded: apt's "Fetched N MB" lines, and pip's HTTP cache (the files as downloaded; not the
-# wheels pip built); pip 23.0 (Debian 12) keeps it in http/, newer ones in http-v2/.
-SIZES = "du -sb /root/.cache/pip/http /root/.cache/pip/http-v2 2>/dev/null"
+# What a run downloaded: apt's "Fetched N MB" lines (package lists and .deb files) and pip's "Downloading
+# NAME (N MB)" lines (pip's HTTP cache stays empty here: the index's answers are not cacheable).
 FETCHED = re.compile(r"^Fetched ([0-9.,]+) ([kMG]?)B in", re.M)
+DOWNLOADING = re.compile(r"^\s*Downloading \S+ \(([0-9.,]+) ([kMG]?)B\)", re.M)
 UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
 
 
@@ -94,14 +94,11 @@ def final_accuracy(output: str) -> float | None:
 
 def measure(suite: str, command: str, tar: Path) -> dict:
     """One timed run of ``command`` with empty caches, and what it downloaded."""
-    marker = "=== downloaded ==="
-    script = f"( {command} ) ; code=$?; echo '{marker}'; {SIZES}; exit $code"
     start = time.monotonic()
-    code, output = run_inside(image_name(suite), script, tar)
+    code, shown = run_inside(image_name(suite), command, tar)
     seconds = time.monotonic() - start
-    shown, _, sizes = output.rpartition(marker)
-    parts = {"pip": sum(int(line.split("\t")[0]) for line in sizes.strip().splitlines() if "\t" in line),
-             "apt": sum(float(n.replace(",", "")) * UNITS[u] for n, u in FETCHED.findall(shown))}
+    parts = {tool: sum(float(n.replace(",", "")) * UNITS[u] for n, u in pattern.findall(shown))
+             for tool, pattern in (("apt", FETCHED), ("pip", DOWNLOADING))}
     return {
         "suite": suite, "system": PYTHONS.get(suite, suite), "command": command, "exit_code": code,
         "seconds": round(seconds, 1), "downloaded_mb": round(sum(parts.values()) / 1e6, 1),
@@ -142,7 +139,7 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
         "ca-certificates only) with empty apt and pip caches, the host's network and CA store.",
         f"Machine: {m['cpu']}, {m['cores']} cores, AVX-512: {', '.join(m['avx512']) or 'none'},",
         "Other work shared the cores: the load average after each run is in the table.",
-        "Downloaded = apt's \"Fetched\" lines (package lists and .deb files) + pip's HTTP cache (what pip fetched).",
+        "Downloaded = apt's \"Fetched\" lines (package lists and .deb files) + pip's \"Downloading NAME (SIZE)\" lines.",
         "",
         "| system | exit | time | downloaded | final test acc | load after | measured |",
         "|---|---|---|---|---|---|---|",
