@@ -72,8 +72,10 @@ class DatasetSpec:
     ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from,
     ``None`` when it would have to download them, or :data:`NO_FILES` when it reads no files at all (a
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
-    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset; ``install``
-    says how to get its files (``cnnpipe doctor`` prints it when they are not found).
+    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
+    maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
+    table); ``load`` receives them as keyword arguments.  ``install`` says how to get its files
+    (``cnnpipe doctor`` prints it when they are not found).
     """
 
     name: str
@@ -84,6 +86,7 @@ class DatasetSpec:
     num_classes: int = 0
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
     install: str = ""
     dist: str = ""
 
@@ -93,8 +96,8 @@ class ModelSpec:
     """A model: one network, built by each backend it offers.
 
     ``builds`` maps backend names to ``build(num_classes=..., **arch)``, which returns an
-    uninitialised network of that backend (a Gluon ``HybridBlock``, a ``torch.nn.Module``); the
-    first entry is the backend used when the user names none.  ``arch`` holds the architecture
+    uninitialised network of that backend (a Gluon ``HybridBlock``, a ``torch.nn.Module``); when the
+    user names none, the first entry whose framework is installed is used.  ``arch`` holds the architecture
     arguments a user may override (``--set arch.NAME=V``), the same for every backend; ``recipes``
     maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input ``cnnpipe info``
     traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.
