@@ -9,6 +9,11 @@ on a copy of the checkout, with the host's network and CA store and nothing else
 
 times each main command with empty caches and writes benchmarks/fresh-machine.json and .md
 (the figures the README quotes).  tests/test_fresh_machine.py uses the same functions.
+
+    python benchmarks/fresh_machine.py test-command
+
+runs the README's test command in a fresh Debian 12 with its own Docker engine (with CI=true, as
+.ci/run does; the whole suite's time) and writes benchmarks/fresh-test-command.log.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ PYTHONS = {"bookworm": "Debian 12", "trixie": "Debian 13"}
 MARK = re.compile(r"<!--\s*fresh:\s*(\S+)\s+(\S+)\s*-->\s*\n+```[a-z]*\n(.*?)\n```", re.S)
 # What a run downloaded: apt's "Fetched N MB" lines (package lists and .deb files) and pip's "Downloading
 # NAME (N MB)" lines (pip's HTTP cache stays empty here: the index's answers are not cacheable).
+ENGINE_INSIDE = ("--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined")
 FETCHED = re.compile(r"^Fetched ([0-9.,]+) ([kMG]?)B in", re.M)
 DOWNLOADING = re.compile(r"^\s*Downloading \S+ \(([0-9.,]+) ([kMG]?)B\)", re.M)
 UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
@@ -152,11 +158,36 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
     (out / "fresh-machine.md").write_text("\n".join(lines) + "\n")
 
 
+def run_test_command(tar: Path, log: Path = ROOT / "benchmarks" / "fresh-test-command.log") -> int:
+    """The README's test command, verbatim, in a fresh Debian 12 that runs its own Docker engine.
+
+    The container may do what an engine inside needs (:data:`ENGINE_INSIDE`: this host's engine refuses
+    --privileged) and keeps the engine's storage in a volume of its own; the log starts with the date, commit and command and ends with the exit code and time.
+    """
+    command = readme_commands()[("bookworm", "test")]
+    setup = "mkdir -p /root/cnnpipe && tar -xf /mnt/checkout.tar -C /root/cnnpipe && cd /root/cnnpipe"
+    start, m = time.monotonic(), machine()
+    with open(log, "w") as out:
+        out.write(f"# {m['date']} commit {m['commit']}\n# {m['cpu']}, {m['cores']} cores, AVX-512: "
+                  f"{' '.join(m['avx512']) or 'none'}\n# README test command, verbatim: {command}\n")
+        out.flush()
+        done = subprocess.run(
+            ["docker", "run", "--rm", *ENGINE_INSIDE, "--network", "host", "-v", "/var/lib/docker",
+             "-v", f"{CA}:/ca.crt:ro", "-v", f"{tar}:/mnt/checkout.tar:ro", "-e", "PIP_CERT=/ca.crt",
+             "-e", "SSL_CERT_FILE=/ca.crt", "-e", "CI=true", image_name("bookworm"),
+             "bash", "-c", f"{setup} && {command}"], stdout=out, stderr=subprocess.STDOUT)
+        out.write(f"# exit {done.returncode} after {time.monotonic() - start:.0f} s, load average "
+                  f"{os.getloadavg()[0]:.1f}\n")
+    return done.returncode
+
+
 def main(suites: list[str]) -> int:
     commands = readme_commands()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tar = checkout_tar(Path(tmp))
+        if suites == ["test-command"]:
+            return run_test_command(tar)
         for suite in suites:
             if subprocess.run(["docker", "image", "inspect", image_name(suite)], capture_output=True).returncode:
                 build_rootfs(suite)
