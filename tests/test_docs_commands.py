@@ -136,3 +136,10 @@ def test_plugins_are_installed_from_where_they_are():
                 for word in m.group(1).replace("'", " ").replace('"', " ").split():
                     if word.startswith("cnnpipe-"):
                         pytest.fail(f"{rel(page)}:{n}: `{word}` is on no package index; install ./plugins/{word}")
+
+
+def test_the_readme_indexes_every_page():
+    readme = (ROOT / "README.md").read_text()
+    index = readme[readme.index("## Documentation"):]
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in index, f"README.md's documentation index lacks docs/{page.name}"

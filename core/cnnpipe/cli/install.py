@@ -94,15 +94,58 @@ def install(names, upgrade, editable, force_reinstall, no_cache_dir, dry_run, ch
         click.echo(f"installed {describe(row)}")
 
 
+def protected() -> set[str]:
+    """The core and the distributions it requires: uninstalling any of them breaks cnnpipe itself."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names = {CORE_DIST}
+    for line in metadata.requires(CORE_DIST) or []:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            names.add(canonical(req.name))
+    return names
+
+
+def uninstall_names(names) -> list[str]:
+    """``names`` as bare distribution names; a requirement file, an option or a protected name is refused."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    keep = protected()
+    found = []
+    for name in names:
+        if name.strip().startswith("-"):
+            raise UsageError(f"cnnpipe uninstall takes distribution names, not pip options or files of names: '{name}'")
+        try:
+            req = Requirement(name)
+        except InvalidRequirement:
+            raise UsageError(f"'{name}' is not a distribution name")
+        if canonical(req.name) == CORE_DIST:
+            raise UsageError(f"cnnpipe cannot uninstall itself; to remove it, run: {sys.executable} -m pip uninstall cnnpipe")
+        if canonical(req.name) in keep:
+            raise UsageError(f"cnnpipe needs '{req.name}' and will not uninstall it; "
+                             f"to remove it anyway, run: {sys.executable} -m pip uninstall {req.name}")
+        if req.specifier or req.extras or req.marker or req.url:
+            raise UsageError(f"cnnpipe uninstall takes bare distribution names, got '{name}' (try '{req.name}')")
+        found.append(req.name)
+    return found
+
+
 @main.command()
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 def uninstall(names):
-    """Uninstall plugin distributions from cnnpipe's own environment (never cnnpipe itself)."""
-    if any(canonical(n) == CORE_DIST for n in names):
-        raise UsageError(f"cnnpipe cannot uninstall itself; to remove it, run: {sys.executable} -m pip uninstall cnnpipe")
+    """Uninstall plugin distributions from cnnpipe's own environment (never cnnpipe itself or what it needs)."""
+    names = uninstall_names(names)
     before = plugin_rows()
     pip("uninstall", "--yes", *names)
     after = plugin_rows()
+    if before and not after:
+        raise CnnpipeError("pip uninstall finished, but cnnpipe no longer starts; "
+                           f"see: {sys.executable} -m cnnpipe plugins")
     gone = [row for key, row in before.items() if key not in after]
     if not gone:
         click.echo("no cnnpipe plugin was removed")

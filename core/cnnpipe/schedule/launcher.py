@@ -61,14 +61,14 @@ class DockerLauncher:
     def start(self, job: Job) -> str:
         """Create and start the job's container; returns its id (a CnnpipeError when it cannot start)."""
         from ..docker import container
-        from ..docker.request import ContainerRequest
+        from ..docker.request import ContainerRequest, shared_cache
 
         request = job.request
         started = container.start(self.client, ContainerRequest(
             image=request.image, args=list(request.args), out_dir=Path(job.out_dir),
             data_dir=Path(request.data_dir) if request.data_dir else None,
             gpus=gpu_ids(job.gpus), memory=request.memory, cpus=request.cpus, timeout=request.timeout,
-            labels=job_labels(self.store_id, job), command=request.command,
+            labels=job_labels(self.store_id, job), command=request.command, cache_dir=shared_cache(),
         ))
         return started.id[:12]
 
@@ -90,9 +90,11 @@ class DockerLauncher:
         return None
 
     def stop(self, job: Job) -> None:
+        from ..docker.container import GRACE
+
         for container in self._find(job):
             try:
-                container.stop(timeout=10)
+                container.stop(timeout=GRACE)  # the run inside records "interrupted"
             except Exception as exc:
                 if not gone(exc):
                     raise
@@ -112,11 +114,12 @@ class DockerLauncher:
         Another scheduler may be finishing the same job: whatever it removed first is skipped.
         """
         from ..docker import container as containers
+        from ..docker.container import GRACE
 
         for container in self._find(job):
             try:
                 if container.status == "running":
-                    container.stop(timeout=10)
+                    container.stop(timeout=GRACE)  # the run inside records "interrupted"
                     container.reload()
                 output = container.logs()
             except Exception as exc:

@@ -4,6 +4,8 @@ network is built."""
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 # The book's Inception arguments (c1, c2, c3, c4) of each block's Inception blocks.
 STAGES = {
     "b3": [(64, (96, 128), (16, 32), 32), (128, (128, 192), (32, 96), 64)],
