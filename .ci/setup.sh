@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine (run as root): the real
 # Fashion-MNIST, systemd-analyze (to check the scheduler's unit), venv, a Docker engine with a
-# locally built base image, and tox.  Idempotent: only what is missing is installed.
-# Everything comes from apt: Debian's python3 has no pip, and PEP 668 refuses a system-wide pip install.
+# locally built base image, a one-node Slurm cluster (.ci/slurm-setup.sh), and tox.  Idempotent: only what is
+# missing is installed.  Everything comes from apt: Debian's python3 has no pip, and PEP 668 refuses a
+# system-wide pip install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -18,3 +19,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 bash .ci/docker-setup.sh
+sh .ci/slurm-setup.sh
