@@ -143,3 +143,11 @@ def test_the_readme_indexes_every_page():
     index = readme[readme.index("## Documentation"):]
     for page in sorted((ROOT / "docs").glob("*.md")):
         assert f"](docs/{page.name})" in index, f"README.md's documentation index lacks docs/{page.name}"
+
+
+def test_the_usage_page_describes_every_option_of_run():
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    for param in main.commands["run"].params:
+        for option in param.opts:
+            if option.startswith("--") and option != "--help":
+                assert f"`{option}" in usage, f"docs/usage.md does not describe `cnnpipe run {option}`"

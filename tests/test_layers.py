@@ -1,7 +1,7 @@
 """No module of the core imports from a layer above its own (docs/architecture.md).
 
 Layers, top first: ``cli`` (with the other entry points: ``__main__`` and ``testing``, the pytest plugin
-that drives the CLI for plugin authors); ``schedule``; ``docker``; the run itself (``pipeline``, ``run``, ``training``,
+that drives the CLI for plugin authors); ``schedule``; ``docker`` and ``slurm`` (the runners); the run itself (``pipeline``, ``run``, ``training``,
 ``config``, ``registry``, ``plugins``, ... and any new top-level module); the plain data everything shares
 (``specs``, ``errors``, ``files``).  Imports are read with ``ast``, those inside functions included;
 imports only for type checking (under ``if TYPE_CHECKING:``) are not arrows at run time and are skipped.
@@ -13,9 +13,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "core" / "cnnpipe"
-PACKAGES = {"cli": 4, "schedule": 3, "kube": 3, "docker": 2}
+PACKAGES = {"cli": 4, "schedule": 3, "kube": 3, "docker": 2, "slurm": 2}
 BASE = {"specs", "errors", "files", "__init__"}
-NAMES = {4: "cli", 3: "schedule and kube", 2: "docker", 1: "the run (pipeline, run, ...)", 0: "specs, errors, files"}
+NAMES = {4: "cli", 3: "schedule and kube", 2: "docker and slurm", 1: "the run (pipeline, run, ...)", 0: "specs, errors, files"}
 
 
 def module_name(path: Path) -> str:

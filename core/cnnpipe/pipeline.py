@@ -105,11 +105,20 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
 
 
 def pick_backend(registry, model: ModelSpec, name: str | None) -> BackendSpec:
-    """The named backend, else the model's first; it must be installed and build the model."""
-    name = name or model.backends[0]
+    """The named backend, else :func:`default_backend`; it must be installed and build the model."""
+    name = name or default_backend(registry, model)
     if name not in model.backends:
         raise UsageError(f"model '{model.name}' has no {name} build; it offers: {', '.join(model.backends)}")
     return registry.backend(name)
+
+
+def default_backend(registry, model: ModelSpec) -> str:
+    """The model's first backend that is registered with its framework installed; else its first."""
+    registered = set(registry.names("backends"))
+    for name in model.backends:
+        if name in registered and registry.backend(name).installed():
+            return name
+    return model.backends[0]
 
 
 def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:
@@ -193,6 +202,15 @@ def plugin_call(what: str, call, *args, **kwargs):
         raise PluginError(f"{what}: {one_line(exc)}") from exc
 
 
+def load_backend(spec: BackendSpec):
+    """``spec.load()``; an unexpected failure (a missing native library, say) names the backend and points
+    to ``cnnpipe doctor``, which checks each piece it needs."""
+    try:
+        return plugin_call(f"backend '{spec.name}' ({spec.dist}) failed to load", spec.load)
+    except PluginError as exc:
+        raise PluginError(f"{exc}; run 'cnnpipe doctor' to check what it needs") from exc.__cause__
+
+
 def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
     data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load,
@@ -217,7 +235,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
     thread_record = threads.settle(config.threads, config.workers)  # before the framework's OpenMP starts
-    backend = plugin_call(f"{named} failed to load", resolved.backend.load)
+    backend = load_backend(resolved.backend)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")

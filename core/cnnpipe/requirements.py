@@ -16,6 +16,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 
+CORE = "cnnpipe"
+
+
 class Installed:
     """The installed distributions, each one's metadata read at most once (parsing it is the slow part)."""
 
@@ -60,7 +63,9 @@ def unmet(dist: str, installed: Installed | None = None) -> str | None:
     Pass one :class:`Installed` to several checks to read each distribution's metadata once."""
     installed = installed or Installed()
     top = canonicalize_name(dist)
-    seen: set[str] = set()
+    # The core runs, so its own requirements are not a plugin's problem (an install with --no-deps, as on the
+    # GPU machines, may well lack the Docker SDK that only `--runner docker` needs).
+    seen: set[str] = {CORE}
     todo = [(top, dist)]
     while todo:
         key, shown = todo.pop(0)

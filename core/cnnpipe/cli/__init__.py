@@ -126,5 +126,5 @@ def main(ctx, debug, disable):
 
 
 from . import (  # noqa: E402  (commands register themselves on main)
-    containers, evaluate, export, image, install, jobs, listing, manifest, run, runs, schedule, sweep,
+    containers, doctor, evaluate, export, image, install, jobs, listing, manifest, run, runs, schedule, slurm, sweep,
 )
