@@ -12,7 +12,7 @@ from cnnpipe.backend import Session, build_network
 from cnnpipe.specs import CLASSIFICATION
 
 from . import distributed, malloc
-from .backend import PRECISIONS, device_of
+from .devices import PRECISIONS, device_of
 from .layers import gluon_batch_norm, initialize, resized, to_float
 from .optimizers import optimizer
 

@@ -20,8 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import PS_LITE
-from .environment import LAUNCH_VAR, LOCALHOST
+from ..distributed import PS_LITE
+from ..distributed.environment import LAUNCH_VAR, LOCALHOST
 from .output import Output, Source
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL when stopping the processes
