@@ -190,6 +190,12 @@ def one_line(stderr: str) -> str:
     ("--cpus", "0", "--cpus must be positive"),
     ("--timeout", "nan", "--timeout must be a positive number of seconds, got nan"),
     ("--timeout", "inf", "--timeout must be a positive number of seconds, got inf"),
+    # Numbers that pass "positive and finite" but that the engine or the clock cannot honour.
+    ("--cpus", "1e-12", "--cpus must be between 0.01 and"),
+    ("--cpus", "0.001", "--cpus must be between 0.01 and"),
+    ("--cpus", "1e300", "--cpus must be between 0.01 and"),
+    ("--timeout", "1e10", "--timeout must be at most 31622400 seconds (366 days)"),
+    ("--memory", "99999999999999999999g", "--memory must be at most"),
 ])
 def test_limits_are_checked_before_anything_is_made(engine, image, out, option, value, message):
     done = subprocess.run([*CNNPIPE, "run", "lenet", "fashion-mnist", *QUICK, "--runner", "docker", option, value,

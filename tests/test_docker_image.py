@@ -205,3 +205,30 @@ def test_an_image_holds_the_framework_of_one_backend(tmp_path):
     assert not [r for r in wheels.requirements(dists, "cuda", "cnnpipe-torch") if "mxnet" in r]
     assert image.base_for("cuda", "torch") == image.base_for("cpu", "torch") == "cnnpipe-base:py"
     assert image.base_for("cuda", "mxnet") == "cnnpipe-base:cuda11.7"
+
+
+def test_requirements_are_read_with_packaging_and_markers_judged_for_the_image(tmp_path):
+    """Markers are the image's (its Python, Linux, its machine, the variant as extra), never the host's; a marker
+    joining extras with ``or`` keeps its requirement; of two platform-marked pins only the image's is kept."""
+    def dist(name, requires):
+        folder = tmp_path / name
+        folder.mkdir()
+        return FakeDist(name, "0.2.0", requires, url=folder.as_uri())
+
+    dists = [dist("cnnpipe", ["numpy>=1.23", 'tomli>=1; python_version < "3.11"', "Click >= 8.1",
+                              'pywin32; sys_platform == "win32"']),
+             dist("cnnpipe-mxnet", ['mxnet==1.9.1; extra=="all" or extra=="cpu"', "numpy<1.24",
+                                    'mxnet-cu117==1.9.1; extra == "cuda"']),
+             dist("cnnpipe-torch", ['torch==2.13.0+cpu; platform_machine == "x86_64" and extra == "cpu"',
+                                    'torch==2.13.0; platform_machine == "aarch64" and extra == "cpu"',
+                                    "Pillow[extra-a] >=9"])]
+    x86 = wheels.Target("3.10", "2.35", "x86_64")
+    assert wheels.requirements(dists, "cpu", "cnnpipe-mxnet", x86) == [
+        "Click>=8.1", "mxnet==1.9.1", "numpy<1.24", "numpy>=1.23", "Pillow[extra-a]>=9", "tomli>=1"]
+    assert "mxnet-cu117==1.9.1" in wheels.requirements(dists, "cuda", "cnnpipe-mxnet", x86)
+    arm = wheels.Target("3.11", "2.36", "aarch64")
+    torch = [r for r in wheels.requirements(dists, "cpu", "cnnpipe-torch", arm) if r.startswith("torch")]
+    assert torch == ["torch==2.13.0"]
+    assert not [r for r in wheels.requirements(dists, "cpu", "cnnpipe-torch", arm) if "tomli" in r or "pywin32" in r]
+    with pytest.raises(UsageError, match="cnnpipe-torch declares a requirement pip cannot read: 'torch=='"):
+        wheels.requirements([FakeDist("cnnpipe-torch", "1", ["torch=="], url=dists[2].url)], "cpu", None, x86)

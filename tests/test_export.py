@@ -75,7 +75,7 @@ def test_native_format(trained, images, tmp_path):
 def test_a_format_the_backend_cannot_write_is_one_line(trained, tmp_path):
     folder = copy_run(trained, tmp_path)
     config = (folder / "config.json").read_text()
-    backend, other, offered = (("torch", "mxnet", "onnx, torchscript") if '"backend": "torch"' in config
+    backend, other, offered = (("torch", "mxnet", "onnx, pt2, torchscript") if '"backend": "torch"' in config
                                else ("mxnet", "torchscript", "mxnet, onnx"))
     result = cli("export", str(folder), "--format", other)
     assert result.returncode == 2

@@ -86,3 +86,18 @@ def test_a_failed_install_is_one_line_after_pip_says_why(venv, tmp_path):
     assert result.stderr.strip().splitlines()[-1] == "cnnpipe: error: pip install failed (exit 1); see its output above"
     result = cnnpipe(venv, "install")
     assert result.returncode == 2 and "name at least one distribution" in result.stderr
+
+
+def test_uninstall_refuses_every_spelling_of_the_core_its_dependencies_files_and_options(venv, tmp_path):
+    names = tmp_path / "req.txt"
+    names.write_text("cnnpipe\n")
+    for args in (["cnnpipe==0.2.0"], ["cnnpipe>=0"], ["cnnpipe[test]"], ["cnnpipe "], ["cnnpipe; python_version>'3'"],
+                 ["--", "-r", str(names)], ["--", "--requirement", str(names)], ["--", "--yes"],
+                 ["pluggy"], ["Click>=8"], ["cnnpipe-lenet", "numpy"]):
+        result = cnnpipe(venv, "uninstall", *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("cnnpipe: error: "), args
+        assert result.stdout == "", args  # pip never ran, nothing listed as removed
+    result = cnnpipe(venv, "uninstall", "not a name!")
+    assert result.returncode == 2 and "not a distribution name" in result.stderr, result.stderr
+    assert "lenet" in cnnpipe(venv, "list", "models").stdout

@@ -21,7 +21,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 FLOORS = (
     ("base", "plain data and helpers every floor shares, the low-level multi-process contract",
      ("", "errors", "files", "specs", "config", "activations", "images", "interrupts", "processes", "datacheck",
-      "charts", "distributed", "distributed.engine", "distributed.environment")),
+      "charts", "threads", "requirements", "onnxfile", "distributed", "distributed.engine", "distributed.environment")),
     ("run state", "the run plugins see and the folder it writes",
      ("run", "rundir")),
     ("contract", "what backends and other plugins implement, seeing a run",
@@ -29,7 +29,8 @@ FLOORS = (
     ("trainer", "the training loop, the events it emits, the driver around it",
      ("training", "events", "driver")),
     ("assembly", "plugins loaded, a run resolved and prepared; what reads finished runs",
-     ("plugins", "registry", "pipeline", "inference", "export", "runs", "sweep", "builtin", "builtin.reporters")),
+     ("plugins", "registry", "pipeline", "inference", "export", "runs", "sweep", "installing", "builtin",
+      "builtin.reporters")),
     ("runners", "the processes of a run on this machine",
      ("runner", "runner.rank", "runner.local", "runner.launch", "runner.output")),
     ("containers", "a run in a Docker container",
@@ -41,7 +42,7 @@ FLOORS = (
       "kube", "kube.cronjob", "kube.distributed", "kube.pods")),
     ("cli", "the command line and what drives it (the pytest plugin for plugin authors)",
      ("cli", "cli.app", "cli.containers", "cli.evaluate", "cli.export", "cli.image", "cli.install", "cli.jobs",
-      "cli.listing", "cli.manifest", "cli.options", "cli.output", "cli.run", "cli.runs", "cli.schedule", "cli.sweep",
+      "cli.listing", "cli.manifest", "cli.docgen", "cli.options", "cli.output", "cli.run", "cli.runs", "cli.schedule", "cli.sweep",
       "__main__", "testing")),
 )
 FLOOR = {("cnnpipe." + name).rstrip("."): level for level, (_, _, names) in enumerate(FLOORS) for name in names}

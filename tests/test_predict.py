@@ -96,3 +96,64 @@ def test_predict_needs_a_run_folder_and_files(tmp_path):
     assert result.returncode == 2 and "is not a cnnpipe run folder" in result.stderr
     result = cli("predict", str(tmp_path))
     assert result.returncode == 2 and "Missing argument 'FILES...'" in result.stderr
+
+
+def claimed_png(path, width, height):
+    """A valid 1x1 grayscale PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IHDR")
+    data[start + 4:start + 12] = struct.pack(">II", width, height)
+    data[start + 17:start + 21] = struct.pack(">I", zlib.crc32(bytes(data[start:start + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def hostile_files(folder):
+    """Files that claim too much or hold what no network can classify, each with the words its line must say."""
+    from PIL import Image
+
+    nan = np.zeros((28, 28), np.float32)
+    nan[3, 4] = np.nan
+    Image.new("L", (28, 28)).save(folder / "cut.png")
+    (folder / "cut.png").write_bytes((folder / "cut.png").read_bytes()[:45])
+    with open(folder / "huge.npy", "wb") as f:  # a header claiming far more data than the file holds
+        np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": (99999999, 28, 28)})
+        f.write(bytes(784))
+    cases = {
+        claimed_png(folder / "bomb.png", 100000, 100000): "claims too many pixels to read safely",
+        claimed_png(folder / "tall.png", 28, 100000): "28x100000 pixels",
+        folder / "cut.png": "cannot read the image",
+        folder / "nan.npy": "not-a-number or infinite",
+        folder / "inf.npy": "not-a-number or infinite",
+        folder / "empty.npy": "holds no image",
+        folder / "scalar.npy": "a 0-dimensional array",
+        folder / "zero-bytes.npy": "an empty file",
+        folder / "huge.npy": "not a readable .npy array",
+        folder / "bools.npy": "holds bool values",
+    }
+    np.save(folder / "nan.npy", nan)
+    np.save(folder / "inf.npy", np.full((2, 28, 28), np.inf, np.float32))
+    np.save(folder / "empty.npy", np.zeros((0, 28, 28), np.float32))
+    np.save(folder / "scalar.npy", np.float32(0.5))
+    (folder / "zero-bytes.npy").write_bytes(b"")
+    np.save(folder / "bools.npy", np.zeros((28, 28), bool))
+    return cases
+
+
+def test_hostile_files_are_one_line_each_and_the_good_ones_after_them_are_classified(trained, pictures, tmp_path):
+    files, _ = pictures
+    cases = hostile_files(tmp_path)
+    result = cli("predict", str(trained), str(files[0]), *map(str, cases), str(files[1]))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(cases) + 1, result.stderr
+    for line, (path, words) in zip(lines, cases.items()):
+        assert line.startswith(f"cnnpipe: error: {path}: ") and words in line, (line, words)
+    assert lines[-1] == f"cnnpipe: error: {len(cases)} of {len(cases) + 2} file(s) could not be classified"
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [str(files[0]), str(files[1])]

@@ -24,6 +24,17 @@ GOOD = ["--", "lenet", "fashion-mnist", "--epochs", "1", "--limit", "200"]
     (["--cron", "0 2 * * *", "--timeout", "0"], "--timeout must be a positive number"),
     (["--cron", "0 2 * * *", "--starting-deadline", "-5"], "--starting-deadline must be a positive number"),
     (["--cron", "0 2 * * *", "--retries", "-1"], "must not be negative"),
+    (["--cron", "0 2 * * *", "--retries", "99999999999999999999"], "--retries must be at most 1000"),
+    (["--cron", "0 2 * * *", "--timeout", "1e10"], "--timeout must be at most 31622400 seconds"),
+    (["--cron", "0 2 * * *", "--starting-deadline", "1e300"], "--starting-deadline must be at most 31622400 seconds"),
+    (["--cron", "0 2 * * *", "--backoff", "1e300"], "--backoff must be at most 31622400 seconds"),
+    # croniter reads these, Kubernetes' cron parser does not: a schedule must mean the same in both.
+    (["--cron", "0 2 L * *"], "Kubernetes"),
+    (["--cron", "0 2 * * 5#3"], "Kubernetes"),
+    (["--cron", "0 2 15W * *"], "Kubernetes"),
+    (["--cron", "0 2 * * 5L"], "invalid cron expression"),
+    (["--cron", "0 2 * * 7"], "Kubernetes"),
+    (["--cron", "H 2 * * *"], "invalid cron expression"),
 ])
 def test_bad_schedule_settings_are_refused(cli, args, message):
     line = one_line_error(cli("schedule", "add", "nightly", *args, *GOOD, code=2))
@@ -45,6 +56,9 @@ def test_bad_schedule_settings_are_refused(cli, args, message):
     (["lenet", "fashion-mnist", "--gpus", "1"], "give the GPU count before --"),
     (["lenet", "fashion-mnist", "--memory", "lots"], "--memory takes a size like 512m or 4g"),
     (["lenet", "fashion-mnist", "--cpus", "-2"], "--cpus must be positive"),
+    (["lenet", "fashion-mnist", "--cpus", "1e-12"], "--cpus must be between 0.01 and 8192"),
+    (["lenet", "fashion-mnist", "--cpus", "1e300"], "--cpus must be between 0.01 and 8192"),
+    (["lenet", "fashion-mnist", "--timeout", "1e10"], "--timeout must be at most 31622400 seconds"),
     (["lenet", "fashion-mnist", "--data-dir", "/nonexistent"], "lacks the Fashion-MNIST file(s)"),
 ])
 def test_bad_run_options_are_refused(cli, run_args, message):
@@ -157,7 +171,8 @@ def test_cancelling_a_running_job_without_an_engine_leaves_the_stop_to_the_sched
 
 
 def test_the_scheduler_refuses_bad_settings_and_a_missing_engine(cli, monkeypatch):
-    assert "--interval must be positive" in one_line_error(cli("scheduler", "--interval", "0", code=2))
+    assert "--interval must be a positive number of seconds" in one_line_error(cli("scheduler", "--interval", "0", code=2))
+    assert "--interval must be at most 31622400 seconds" in one_line_error(cli("scheduler", "--interval", "1e12", code=2))
     assert "--gpus takes GPU ids" in one_line_error(cli("scheduler", "--once", "--gpus", "0,,1", code=2))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert "cannot reach a Docker engine" in one_line_error(cli("scheduler", "--once", code=3))

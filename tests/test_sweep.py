@@ -128,6 +128,11 @@ def test_bad_grids_are_one_line_before_anything_runs(tiny_dataset, tmp_path):
         (["--grid", "batch-size=10,ten"], "batch-size must be a whole number of at least 1, got 'ten' (in --grid)"),
         (["--grid", "arch.width=1,2"], "model 'lenet' has no architecture argument 'width'"),
         (["--grid", "backend=mxnet,jax"], "model 'lenet' has no jax build"),
+        # Values only a backend can judge: every combination is built before the first run starts.
+        (["--grid", "arch.activation=relu,bogus"], "model 'lenet' rejected its architecture arguments"),
+        (["--grid", "backend=mxnet,torch", "--grid", "arch.activation=relu,bogus"], "unknown activation 'bogus'"),
+        (["--grid", "optimizer=sgd,nosuch"], "unknown optimizer 'nosuch'"),
+        (["--grid", "resize=28,2"], "model 'lenet' cannot take (1, 2, 2) inputs"),
         (["--grid", "seed=1", "--resume", "x"], "a sweep continues by itself"),
         (["--grid", "seed=1", "--memory", "1g"], "--memory only apply with --runner docker"),
     ]

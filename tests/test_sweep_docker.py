@@ -89,3 +89,9 @@ def test_bad_grid_is_refused_before_the_schedule_is_stored(tmp_path):
     assert result.returncode == 2
     assert "batch-size must be a whole number of at least 1, got 'big' (in --grid)" in result.stderr
     assert "no schedules" in cli("schedule", "list", cwd=tmp_path, env=env).stdout
+    # A value only the framework judges: refused now (the framework is installed here), not at 3 a.m.
+    result = cli("schedule", "add", "bad", "--cron", "@daily", "--grid", "arch.activation=relu,bogus", "--", "lenet",
+                 "fashion-mnist", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "unknown activation 'bogus'" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "no schedules" in cli("schedule", "list", cwd=tmp_path, env=env).stdout

@@ -42,8 +42,10 @@ class RunConfig:
     limit: Optional[int] = None
     data_dir: Optional[str] = None
     arch: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)  # the dataset's options (DatasetSpec.options), given to its load
     workers: int = 1  # training processes; batch_size is per worker (see docs/distributed.md)
     servers: Optional[int] = None  # MXNet's parameter servers (default 1 when workers > 1)
+    threads: Optional[int] = None  # compute threads per process; None: the usable CPUs over the workers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,6 +63,7 @@ class RunConfig:
 
 KEYS = {f.name for f in fields(RunConfig)} - {"model", "dataset"}
 ALIASES = {"num_epochs": "epochs", "reporter": "reporters"}
+TABLES = {"arch": "architecture arguments", "data": "dataset options"}  # settings that are tables of names
 
 
 def flag(key: str) -> str:
@@ -81,7 +84,7 @@ CONFIG_MAX = 1 << 20  # bytes; more is not a settings file (``--config /dev/zero
 
 
 def read_config_file(path: str) -> dict:
-    """Settings from a TOML file (flat keys, plus an ``[arch]`` table), each checked."""
+    """Settings from a TOML file (flat keys, plus ``[arch]`` and ``[data]`` tables), each checked."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -113,31 +116,32 @@ def parse_value(text: str) -> Any:
 
 
 def parse_sets(items) -> dict:
-    """``--set key=value`` items as settings; ``arch.NAME=value`` goes into the ``arch`` table."""
+    """``--set key=value`` items as settings; ``arch.NAME=value`` goes into the ``arch`` table and
+    ``data.NAME=value`` into the ``data`` table (the dataset's options)."""
     out: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set takes key=value, got '{item}'")
-        if key.strip().startswith("arch."):
-            name = key.strip()[5:]
+        table, dot, name = key.strip().partition(".")
+        if dot and table in TABLES:
             if not name:
-                raise UsageError(f"--set arch.NAME=VALUE needs a NAME, got '{item}'")
-            out.setdefault("arch", {})[name] = parse_value(value.strip())
+                raise UsageError(f"--set {table}.NAME=VALUE needs a NAME, got '{item}'")
+            out.setdefault(table, {})[name] = parse_value(value.strip())
         else:
             out[normalise_key(key, "--set")] = parse_value(value.strip())
     return check_layer(out, "--set")
 
 
 def merge(*layers: dict) -> dict:
-    """Later layers win; ``arch`` tables merge key by key."""
+    """Later layers win; ``arch`` and ``data`` tables merge key by key."""
     merged: dict = {}
     for layer in layers:
         for key, value in layer.items():
             if value is None:
                 continue
-            if key == "arch":
-                merged["arch"] = {**merged.get("arch", {}), **value}
+            if key in TABLES:
+                merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
     return merged
@@ -181,7 +185,7 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
     """``value`` of setting ``key`` checked and normalised; a one-line :class:`UsageError` naming both otherwise."""
     if value is None:
         return None
-    if key in ("epochs", "batch_size", "resize", "limit", "workers", "servers"):
+    if key in ("epochs", "batch_size", "resize", "limit", "workers", "servers", "threads"):
         return _whole(key, value, source, 1)
     if key == "seed":
         return _whole(key, value, source, 0, SEED_MAX)
@@ -206,9 +210,9 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
         return list(value)
     if key in ("out", "data_dir"):
         return _path(key, value, source)
-    if key == "arch":
+    if key in TABLES:
         if not isinstance(value, dict):
-            raise UsageError(f"arch must be a table of architecture arguments, got {short_repr(value)}{_where(source)}")
+            raise UsageError(f"{key} must be a table of {TABLES[key]}, got {short_repr(value)}{_where(source)}")
         return dict(value)
     raise UsageError(f"unknown setting '{key}'{_where(source)}")
 

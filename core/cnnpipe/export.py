@@ -44,6 +44,11 @@ def export(opened: Opened, format: str, out=None) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
     try:
         written = opened.run.backend.export(opened.session, format, staging / path.name)
+        for file in written:
+            if Path(file).suffix == ".onnx":
+                from .onnxfile import add_properties, properties
+
+                add_properties(Path(file), properties(opened))
         final = []
         for file in written:
             target = path.parent / Path(file).name

@@ -23,6 +23,8 @@ def read(path, shape: tuple[int, int, int]) -> np.ndarray:
     if not path.is_file():
         raise BadFile(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     suffix = path.suffix.lower()
+    if suffix in (".npy", *PICTURES) and path.stat().st_size == 0:
+        raise BadFile(f"{path}: an empty file")
     if suffix == ".npy":
         X = _array(path, shape)
     elif suffix in PICTURES:
@@ -42,35 +44,55 @@ def _describe(shape) -> str:
 
 
 def _picture(path: Path, shape) -> np.ndarray:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
-    channels = shape[0]
+    channels, height, width = shape
     if channels not in (1, 3):
         raise BadFile(f"{path}: the model takes {channels}-channel images, which pictures cannot give; use .npy")
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            X = np.asarray(image, dtype=np.uint8)
+        with warnings.catch_warnings():
+            # A header claiming billions of pixels is refused by its size below, before anything is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.size != (width, height):
+                    raise BadFile(f"{path}: {image.size[0]}x{image.size[1]} pixels; the model takes {_describe(shape)}")
+                X = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    except BadFile:
+        raise
     except UnidentifiedImageError:
         raise BadFile(f"{path}: not a readable image")
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise BadFile(f"{path}: cannot read the image ({exc})")
+    except Image.DecompressionBombError as exc:
+        raise BadFile(f"{path}: claims too many pixels to read safely; the model takes {_describe(shape)}")
+    except Exception as exc:  # a hostile file can make a decoder raise anything; it is this file's fault alone
+        raise BadFile(f"{path}: cannot read the image ({_first_line(exc)})")
     return X[None, None] if channels == 1 else X.transpose(2, 0, 1)[None]
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _array(path: Path, shape) -> np.ndarray:
     try:
-        X = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadFile(f"{path}: not a readable .npy array ({(str(exc).splitlines() or ['?'])[0]})")
-    if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
-        raise BadFile(f"{path}: holds {X.dtype} values; give uint8 (0-255) or float (0-1) images")
+        # Mapped, not read: a header claiming more than the file holds is refused without allocating it.
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # numpy's reader raises several types on malformed headers
+        raise BadFile(f"{path}: not a readable .npy array ({_first_line(exc)})")
+    if mapped.dtype != np.uint8 and not np.issubdtype(mapped.dtype, np.floating):
+        raise BadFile(f"{path}: holds {mapped.dtype} values; give uint8 (0-255) or float (0-1) images")
+    if mapped.ndim not in (2, 3, 4):
+        raise BadFile(f"{path}: a {mapped.ndim}-dimensional array; give (H, W), (C, H, W), (N, H, W) or (N, C, H, W)")
+    if mapped.size == 0:
+        raise BadFile(f"{path}: holds no image (shape {mapped.shape})")
+    X = np.array(mapped)
+    if X.dtype != np.uint8 and not np.isfinite(X).all():
+        raise BadFile(f"{path}: holds not-a-number or infinite values; give finite values")
     channels = shape[0]
     if X.ndim == 2:
         X = X[None, None]
     elif X.ndim == 3:
         # One image (C, H, W), or several one-channel images (N, H, W).
         X = X[None] if X.shape[0] == channels else X[:, None]
-    elif X.ndim != 4:
-        raise BadFile(f"{path}: a {X.ndim}-dimensional array; give (H, W), (C, H, W), (N, H, W) or (N, C, H, W)")
     return X if X.dtype == np.uint8 else X.astype(np.float32)

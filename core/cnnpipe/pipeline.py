@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 
-from . import __version__, config as cfg, training
+from . import __version__, config as cfg, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
@@ -71,7 +71,7 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     from_file = cfg.read_config_file(config_file) if config_file else {}
     recipe, note = recipe_settings(model, dataset)
     settings = cfg.merge(
-        {"arch": dict(model.arch)},
+        {"arch": dict(model.arch), "data": dict(dataset.options)},
         recipe,
         from_file,
         cfg.parse_sets(sets),
@@ -87,6 +87,10 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     if unknown:
         valid = ", ".join(sorted(model.arch)) or "none"
         raise UsageError(f"model '{model_name}' has no architecture argument '{unknown[0]}'; valid: {valid}")
+    unknown = sorted(set(settings["data"]) - set(dataset.options))
+    if unknown:
+        valid = ", ".join(sorted(dataset.options)) or "none"
+        raise UsageError(f"dataset '{dataset_name}' has no option '{unknown[0]}'; valid: {valid}")
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
@@ -182,7 +186,8 @@ def plugin_call(what: str, call, *args, **kwargs):
 
 def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
-    data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load, data_dir=config.data_dir)
+    data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load,
+                       data_dir=config.data_dir, **config.data)
     data = check_data(data, dataset, model)
     if config.limit:
         n = config.limit
@@ -202,6 +207,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     """
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
+    thread_record = threads.settle(config.threads, config.workers)  # before the framework's OpenMP starts
     backend = plugin_call(f"{named} failed to load", resolved.backend.load)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     if len(data.train_X) < config.workers:
@@ -218,8 +224,11 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
         record = {
             "config": config.to_dict(),
-            "versions": {"cnnpipe": __version__, **plugin_versions(registry), **backend.versions()},
+            "versions": {**used_versions(resolved), "cnnpipe": __version__, **plugin_versions(registry),
+                         **backend.versions()},
+            "classes": list(data.class_names),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "threads": thread_record,
         }
         if config.workers > 1:
             record["distributed"] = distributed.record(config, resolved.backend)
@@ -236,6 +245,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
         run.run_dir.remove_leftovers()
         saved = run.run_dir.read_config()
         saved["config"] = config.to_dict()
+        saved["threads"] = thread_record
         run.run_dir.write_config(saved)
         run.run_dir.write_metrics(run.history)  # a run stopped between files may lack its last lines
     return run, reporters
@@ -246,6 +256,14 @@ def make_reporter(spec: ReporterSpec, run: Run):
     reporter = plugin_call(f"reporter '{spec.name}' ({spec.dist}) failed to start", spec.factory, run)
     check_reporter(spec, reporter)
     return reporter
+
+
+def used_versions(resolved: Resolved) -> dict:
+    """``{distribution: version}`` of the plugins this run uses and everything they require (numpy, Pillow, ...)."""
+    from .requirements import versions_of
+
+    specs = (resolved.model, resolved.dataset, resolved.backend, *resolved.reporters)
+    return versions_of({"cnnpipe", *(spec.dist for spec in specs if spec.dist)})
 
 
 def plugin_versions(registry) -> dict:

@@ -13,6 +13,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import one_line
+from .requirements import Installed, unmet
 
 GROUP = "cnnpipe"
 CORE_DIST = "cnnpipe"
@@ -68,18 +69,26 @@ def warn(message: str) -> None:
 def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     """Create the plugin manager and load every plugin that is not disabled.
 
-    A plugin that fails to import or does not match the hook specs is reported through ``warn``
-    and left out; the others keep working.
+    A plugin whose declared requirements are not installed (checked from package metadata, without
+    importing them), that fails to import or does not match the hook specs is reported through
+    ``warn`` and left out; the others keep working.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     off = disabled_names(disable)
-    infos = []
+    infos, index = [], None
     for name, module, dist, loader in _candidates():
         info = PluginInfo(name, module, dist, _version(dist))
         infos.append(info)
         if name in off:
             info.status = "disabled"
+            continue
+        if index is None and dist != CORE_DIST:
+            index = Installed()
+        missing = unmet(dist, index) if dist != CORE_DIST else None
+        if missing:
+            info.status, info.error = "broken", missing
+            warn(f"plugin '{name}' from {dist} is broken and was skipped ({missing})")
             continue
         try:
             with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints must not spoil `plugins --json`

@@ -50,7 +50,8 @@ class Registry:
         valid = ", ".join(self.names(kind)) or "none installed"
         hint = get_close_matches(str(name), self.names(kind), n=1)
         maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise UsageError(f"unknown {SINGULAR[kind]} '{name}'{maybe}; choose from: {valid}")
+        broken = "".join(f"; plugin '{i.name}' ({i.dist}) is broken: {i.error}" for i in self.infos if i.status == "broken")
+        raise UsageError(f"unknown {SINGULAR[kind]} '{name}'{maybe}; choose from: {valid}{broken}")
 
     def model(self, name: str) -> specs.ModelSpec:
         """The model called ``name``."""
@@ -118,6 +119,8 @@ def check_model_spec(spec: specs.ModelSpec) -> None:
 def check_dataset_spec(spec: specs.DatasetSpec) -> None:
     if not callable(spec.load) or (spec.locate is not None and not callable(spec.locate)):
         raise TypeError(f"dataset '{spec.name}' needs load (and locate, when given) to be functions")
+    if not isinstance(spec.options, Mapping):
+        raise TypeError(f"dataset '{spec.name}' needs options={{option name: default value}}")
     if spec.defaults is not None and not isinstance(spec.defaults, specs.Recipe):
         raise TypeError(f"dataset '{spec.name}' has defaults of type {type(spec.defaults).__name__}; give a Recipe")
 

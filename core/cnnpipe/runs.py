@@ -211,11 +211,18 @@ def open_run(path) -> RunRecord:
 
 
 def settings(record: RunRecord) -> dict:
-    """The settings that decide what a run computed, ``arch.NAME`` flattened."""
-    flat = {k: v for k, v in record.config.items() if k not in PLACE and k != "arch"}
-    for key, value in sorted((record.config.get("arch") or {}).items()):
-        flat[f"arch.{key}"] = value
+    """The settings that decide what a run computed, ``arch.NAME`` and ``data.NAME`` flattened."""
+    flat = {k: v for k, v in record.config.items() if k not in PLACE and k not in ("arch", "data")}
+    for table in ("arch", "data"):
+        for key, value in sorted((record.config.get(table) or {}).items()):
+            flat[f"{table}.{key}"] = value
     return flat
+
+
+def differing_versions(records: list[RunRecord]) -> list[str]:
+    """The distributions whose recorded versions are not the same in every record (missing counts as ``?``)."""
+    names = sorted({name for r in records for name in r.versions})
+    return [n for n in names if len({str(r.versions.get(n, "?")) for r in records}) > 1]
 
 
 def differing(records: list[RunRecord]) -> list[str]:

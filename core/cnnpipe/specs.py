@@ -69,7 +69,9 @@ class DatasetSpec:
     ``locate(data_dir=None)``, when given, returns the folder ``load`` would read its files from,
     ``None`` when it would have to download them, or :data:`NO_FILES` when it reads no files at all (a
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
-    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.
+    ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
+    maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
+    table); ``load`` receives them as keyword arguments.
     """
 
     name: str
@@ -80,6 +82,7 @@ class DatasetSpec:
     num_classes: int = 0
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
     dist: str = ""
 
 

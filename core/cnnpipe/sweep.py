@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import config as cfg, runs
 from .errors import UsageError
+from .specs import Data
 from .pipeline import Resolved, resolve, resolve_resume
 
 # Settings a grid cannot vary: where runs are kept and who watches them.
@@ -134,6 +135,42 @@ def plan(registry, model, dataset, grid, *, options=None, sets=(), config_file=N
         record = pick(found.get(identity(resolved.config.to_dict()), []))
         planned.append(action(registry, combination, resolved, record))
     return planned
+
+
+def check_builds(planned: list[Planned], *, required: bool = True) -> None:
+    """Each combination still to start through its backend's own check (its network built and fed a zero input
+    on the CPU), before the first run: a value only the framework can judge fails the sweep, not its Nth run.
+
+    Where the framework is not installed here (``required=False``: the runs go to containers) that check is
+    left to each container.
+    """
+    seen = set()
+    for item in planned:
+        if item.action != "new":
+            continue
+        config = replace(item.resolved.config, device="cpu")  # the device is not gridded; each run checks its own
+        key = json.dumps(config.to_dict(), sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            backend = item.resolved.backend.load()
+        except UsageError:
+            if required:
+                raise
+            continue
+        backend.check(config, item.resolved.model, sample_data(item.resolved.dataset))
+
+
+def sample_data(dataset) -> Data | None:
+    """One zero example of the shape and classes ``dataset`` declares, or ``None`` when it declares none."""
+    import numpy as np
+
+    if not dataset.input_shape or not dataset.num_classes:
+        return None
+    X = np.zeros((1, *dataset.input_shape), np.float32)
+    y = np.zeros(1, np.int64)
+    return Data(X, y, X, y, [str(i) for i in range(dataset.num_classes)], name=dataset.name)
 
 
 def action(registry, combination, resolved, record) -> Planned:

@@ -102,7 +102,7 @@ def show(result: dict) -> None:
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per image.")
@@ -110,19 +110,53 @@ def show(result: dict) -> None:
 @device_option
 @click.pass_context
 def predict(ctx, run_dir, files, top, as_json, checkpoint, device):
-    """Classify image FILES (PNG, JPEG or NPY) with the run in RUN_DIR.
+    """Classify image FILES (PNG, JPEG or NPY) with the run in RUN_DIR, or with an ONNX file cnnpipe exported.
 
     Images are converted like the training data: to the dataset's channels (grayscale for one), the
     dataset's size (other sizes are refused), values 0-255 scaled to [0, 1]. A file that cannot be read
-    gets one line on standard error, and the exit status is 2 when any failed.
+    gets one line on standard error, and the exit status is 2 when any failed.  An ONNX file runs in
+    onnxruntime with the class names and preprocessing (scaling, resize) its metadata records.
     """
-    import numpy as np
+    from pathlib import Path
 
-    from .. import images, inference
+    from .. import inference
 
+    if Path(run_dir).is_file():
+        if checkpoint is not None or device is not None:
+            raise UsageError("--checkpoint and --device apply to a run folder, not to an exported file")
+        return predict_exported(run_dir, files, top, as_json)
     opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, whole_split=False)
     inference.require_classifier(opened)
-    shape = tuple(opened.run.data.test_X.shape[1:])
+    classify = lambda X: inference.classify(opened, X, top)  # noqa: E731
+    classify_files(files, tuple(opened.run.data.test_X.shape[1:]), classify, as_json)
+
+
+def predict_exported(path, files, top, as_json) -> None:
+    """``cnnpipe predict model.onnx FILES``: no run folder, no framework, only the file and onnxruntime."""
+    import numpy as np
+
+    from ..inference import softmax
+    from ..onnxfile import OnnxModel
+
+    model = OnnxModel(path)
+    names = model.meta["classes"]
+    if not names:
+        raise UsageError(f"{path} is not a classifier's export (it records no class names)")
+
+    def classify(X):
+        probs = softmax(model.scores(X))
+        best = np.argsort(-probs, axis=1, kind="stable")[:, :top]
+        return [[(names[j], float(p[j])) for j in row] for p, row in zip(probs, best)]
+
+    classify_files(files, model.shape, classify, as_json)
+
+
+def classify_files(files, shape, classify, as_json) -> None:
+    """Read ``files`` as examples of ``shape``, rank each one's classes with ``classify`` and print them."""
+    import numpy as np
+
+    from .. import images
+
     names, arrays, failed = [], [], 0
     for file in files:
         try:
@@ -138,7 +172,7 @@ def predict(ctx, run_dir, files, top, as_json, checkpoint, device):
         ranked: list = [None] * len(arrays)
         for kind in {X.dtype for X in arrays}:
             picked = [i for i, X in enumerate(arrays) if X.dtype == kind]
-            best = iter(inference.classify(opened, np.concatenate([arrays[i] for i in picked]), top))
+            best = iter(classify(np.concatenate([arrays[i] for i in picked])))
             for i in picked:
                 ranked[i] = [next(best) for _ in range(len(arrays[i]))]
         report(names, [row for rows in ranked for row in rows], as_json)

@@ -10,7 +10,7 @@ from .app import load_registry, main
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "format_", required=True, metavar="FORMAT",
-              help="onnx, mxnet (symbol + params) or torchscript; what the run's backend offers.")
+              help="onnx, mxnet (symbol + params), pt2 (torch.export) or torchscript; what the run's backend offers.")
 @click.option("--out", type=click.Path(), help="File (or folder) to write; default RUN_DIR/export/model.<suffix>.")
 @click.option("--checkpoint", type=click.IntRange(min=1), metavar="N",
               help="Export the checkpoint after epoch N (default: the final parameters).")
@@ -26,6 +26,8 @@ def export(ctx, run_dir, format_, out, checkpoint, device):
 
     opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, whole_split=False)
     exporting.destination(opened, format_, out)  # an unknown format is refused before any work
+    if format_ == "torchscript":
+        click.echo("cnnpipe: note: PyTorch deprecates TorchScript; --format pt2 writes torch.export's program", err=True)
     for path in exporting.export(opened, format_, out):
         click.echo(f"written: {path}")
     shape = tuple(opened.run.data.test_X.shape[1:])

@@ -23,6 +23,8 @@ SETTINGS = (
     click.option("--data-dir", help="Folder with the dataset's files (also CNNPIPE_DATA_DIR)."),
     click.option("--workers", type=int, help="Training processes, each on its own shard; --batch-size is per worker."),
     click.option("--servers", type=int, help="MXNet's parameter servers for --workers (default 1)."),
+    click.option("--threads", type=int, help="Compute threads per process (default: the CPUs this process may use, "
+                                             "over --workers)."),
 )
 # Options about where and how the run executes, not what it computes.
 EXECUTION = (
@@ -42,7 +44,7 @@ EXECUTION = (
     click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
 )
 SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "precision", "seed",
-                 "reporters", "out", "limit", "data_dir", "workers", "servers")
+                 "reporters", "out", "limit", "data_dir", "workers", "servers", "threads")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
 
 

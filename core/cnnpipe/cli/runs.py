@@ -161,6 +161,8 @@ def compare_table(found) -> None:
             number(last.get("train_acc")), number(record.best_acc), number(record.last_acc), record.status,
             duration(record.duration)))
     table(header, rows)
+    for name in records.differing_versions(found):
+        click.echo(f"{name} differs: " + ", ".join(f"{r.path.name} {r.versions.get(name, '?')}" for r in found))
 
 
 def _cell(value) -> str:

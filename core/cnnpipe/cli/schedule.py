@@ -79,9 +79,11 @@ def scheduled_sweep(ctx, request, run: dict, grid):
     from .. import sweep
 
     grid = sweep.parse_grid(grid)
-    for combination in sweep.combinations(grid):
-        sweep.resolve_combination(load_registry(ctx), run["model"], run["dataset"], combination,
-                                  options=run["options"], sets=run["sets"], config_file=run["config_file"])
+    planned = [sweep.Planned(combination, resolved, "new") for combination in sweep.combinations(grid)
+               for resolved in [sweep.resolve_combination(load_registry(ctx), run["model"], run["dataset"], combination,
+                                                          options=run["options"], sets=run["sets"],
+                                                          config_file=run["config_file"])]]
+    sweep.check_builds(planned, required=False)  # the jobs run in containers: a framework here is optional
     return replace(request, command="sweep", args=list(request.args) + sweep.grid_args(grid))
 
 
@@ -277,7 +279,7 @@ def scheduler(once, interval, gpus, cpu_jobs):
 
     from ..docker import limits
 
-    limits.positive(interval, "--interval")
+    limits.seconds(interval, "--interval")
     res = resources.configured(gpus, cpu_jobs)
     store = open_store()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -41,6 +41,7 @@ def sweep(ctx, model, dataset, config_file, sets, resume, debug, runner, grid, p
     options["out"] = options.get("out") or sweeping.default_out(model, dataset)
     planned = sweeping.plan(load_registry(ctx), model, dataset, grid, options=options, sets=sets,
                             config_file=config_file)
+    sweeping.check_builds(planned, required=runner != "docker")
     counts = {a: sum(p.action == a for p in planned) for a in ("done", "resume", "new", "running")}
     click.echo(f"sweep of {len(planned)} runs in {options['out']}: {counts['done']} done, {counts['resume']} to "
                f"continue, {counts['new']} to start" + (f", {counts['running']} running elsewhere" if counts["running"] else ""),

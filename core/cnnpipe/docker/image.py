@@ -90,9 +90,10 @@ def build(client, variant: str = "cpu", base: str | None = None, tag: str | None
     provider = backend_dist(backend)
     base = base or base_for(variant, backend)
     dists = wheels.plugin_dists()
-    reqs = wheels.requirements(dists, variant, provider)  # first: it names a distribution whose source is gone
+    wheels.requirements(dists, variant, provider)  # first: it names a distribution whose source is gone
     code = source.fingerprint(dists)
     target = target_of(client, base, variant if backend not in SELF_CONTAINED_CUDA else "cpu")
+    reqs = wheels.requirements(dists, variant, provider, target)  # markers judged for the image's Python
     base_id = client.images.get(base).id
     with tempfile.TemporaryDirectory(prefix="cnnpipe-image-") as tmp:
         ctx = Path(tmp)

@@ -74,8 +74,9 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
         args += ["--servers", str(config.servers)]
     for name in config.reporters:
         args += ["--reporter", name]
-    for key, value in sorted(config.arch.items()):
-        args += ["--set", f"arch.{key}={toml_value(value)}"]
+    for table in ("arch", "data"):
+        for key, value in sorted(getattr(config, table).items()):
+            args += ["--set", f"{table}.{key}={toml_value(value)}"]
     if data_mounted:
         args += ["--data-dir", DATA]
     if debug:

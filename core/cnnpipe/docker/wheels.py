@@ -24,7 +24,6 @@ from ..plugins import CORE_DIST, GROUP
 CUDA_VERSION = "11.7"
 MXNET_CUDA = "mxnet-cu117"
 BUILD_FAILED = 4  # the exit status of a failed image build (pip or docker build)
-NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 @dataclass(frozen=True)
@@ -79,45 +78,72 @@ def local_source(dist):
     return path
 
 
-EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+def marker_environment(target: Target | None, extra: str) -> dict:
+    """The values a requirement's marker is judged by: the image's Linux, Python and machine, not the host's."""
+    env = {"extra": extra, "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+           "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    if target is not None:
+        env.update(python_version=target.python, python_full_version=f"{target.python}.0",
+                   platform_machine=target.machine)
+    return env
 
 
-def requirements(dists, variant: str, backend_dist: str | None = None) -> list[str]:
+def parsed(dist, line: str):
+    """One requirement of ``dist`` read by ``packaging``; a one-line error naming ``dist`` when pip could not read it."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        raise UsageError(f"{canonical(dist.metadata['Name'])} declares a requirement pip cannot read: '{line}'")
+
+
+def requirements(dists, variant: str, backend_dist: str | None = None, target: Target | None = None) -> list[str]:
     """What pip must fetch for the image: the dependencies of local distributions, and the others by version.
 
-    Of a local distribution's extras, the one named after the variant (``cpu`` or ``cuda``) is included:
-    that is how a backend plugin names the build of its framework for each image (``cnnpipe-mxnet[cpu]``
-    is ``mxnet``, ``[cuda]`` is ``mxnet-cu117``; ``cnnpipe-torch[cuda]`` is torch's CUDA build).  With
-    ``backend_dist``, only that distribution's extra is: an image holds the framework of one backend.
-    The CUDA image gets ``mxnet-cu117`` in place of any other ``mxnet`` requirement, at the same version.
+    Each requirement's marker is judged for the image (``target``; the host's Python when ``None``), with the
+    variant (``cpu`` or ``cuda``) as the extra: that is how a backend plugin names the build of its framework
+    for each image (``cnnpipe-mxnet[cpu]`` is ``mxnet``, ``[cuda]`` is ``mxnet-cu117``).  With ``backend_dist``,
+    only that distribution's extras are: an image holds the framework of one backend.  The CUDA image gets
+    ``mxnet-cu117`` in place of any other ``mxnet`` requirement, at the same version.  Markers are judged here
+    because ``pip download --platform`` would judge them for the host.
     """
     ours = {canonical(d.metadata["Name"]) for d in dists}
     reqs: list[str] = []
     for dist in dists:
+        name = canonical(dist.metadata["Name"])
         if local_source(dist) is None:
-            reqs.append(f"{canonical(dist.metadata['Name'])}=={dist.version}")
+            reqs.append(f"{name}=={dist.version}")
             continue
-        for req in dist.requires or []:
-            match = NAME_RE.match(req)
-            extra = EXTRA_RE.search(req)
-            if not match or (extra and extra.group(1) != variant):
+        extras_allowed = backend_dist is None or name == canonical(backend_dist)
+        for line in dist.requires or []:
+            req = parsed(dist, line)
+            if canonical(req.name) in ours or not wanted(req, variant, extras_allowed, target):
                 continue
-            if extra and backend_dist is not None and canonical(dist.metadata["Name"]) != canonical(backend_dist):
-                continue
-            if canonical(match.group(1)) in ours:
-                continue
-            reqs.append(req.split(";")[0].strip() if extra else req.strip())
+            req.marker = None
+            reqs.append(str(req))
     if variant == "cuda":
         reqs = [cuda_requirement(r) for r in reqs]
-    return sorted(dict.fromkeys(reqs))
+    return sorted(dict.fromkeys(reqs), key=str.lower)
+
+
+def wanted(req, variant: str, extras_allowed: bool, target: Target | None) -> bool:
+    """Whether the image needs ``req``: its marker holds for the image, with the variant's extra if allowed."""
+    if req.marker is None:
+        return True
+    if req.marker.evaluate(marker_environment(target, "")):
+        return True
+    return extras_allowed and req.marker.evaluate(marker_environment(target, variant))
 
 
 def cuda_requirement(req: str) -> str:
     """``mxnet==1.9.1`` becomes ``mxnet-cu117==1.9.1``; other requirements stay."""
-    match = NAME_RE.match(req)
-    if match and canonical(match.group(1)) == "mxnet":
-        return MXNET_CUDA + req[match.end():]
-    return req
+    from packaging.requirements import Requirement
+
+    parsed_req = Requirement(req)
+    if canonical(parsed_req.name) == "mxnet":
+        parsed_req.name = MXNET_CUDA
+    return str(parsed_req)
 
 
 def platform_flags(target: Target) -> list[str]:

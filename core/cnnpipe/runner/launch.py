@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..distributed import PS_LITE
 from ..distributed.environment import LAUNCH_VAR, LOCALHOST
+from ..threads import threads_for
 from .output import Output, Source
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL when stopping the processes
@@ -45,7 +46,7 @@ def ps_lite(command: list[str], workers: int, servers: int, port: int) -> list[P
     """The scheduler, ``servers`` servers and ``workers`` workers of MXNet's parameter server on 127.0.0.1."""
     common = {"DMLC_PS_ROOT_URI": LOCALHOST, "DMLC_PS_ROOT_PORT": str(port), "DMLC_NUM_SERVER": str(servers),
               "DMLC_NUM_WORKER": str(workers), "DMLC_NODE_HOST": LOCALHOST}
-    threads = str(max(1, (os.cpu_count() or 1) // workers))  # as torchrun does: no more threads than cores
+    threads = str(threads_for(workers))  # no more threads than the CPUs this process may use
     processes = [Process(Source("scheduler", quiet=True), command, {**common, "DMLC_ROLE": "scheduler"})]
     processes += [Process(Source(f"server {i}", quiet=True), command, {**common, "DMLC_ROLE": "server"})
                   for i in range(servers)]

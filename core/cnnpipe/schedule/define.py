@@ -9,6 +9,7 @@ from . import slots
 from .records import Request, Schedule
 
 POLICIES = ("allow", "forbid", "replace")
+MAX_RETRIES = 1000  # more is a loop, not a retry (and past 2**63 SQLite cannot store it)
 
 
 def define(resolved, name: str, cron: str, tz: str, *, gpus: int, concurrency: str,
@@ -31,11 +32,13 @@ def define(resolved, name: str, cron: str, tz: str, *, gpus: int, concurrency: s
         raise UsageError(f"impossible GPU request: the schedule asks for {gpus} GPU(s) but the scheduler has {have}; "
                          "set CNNPIPE_GPUS or install the NVIDIA driver")
     for value, flag in ((starting_deadline, "--starting-deadline"), (timeout, "--timeout")):
-        limits.positive(value, flag, "a positive number of seconds")
+        limits.seconds(value, flag)
     if retries < 0:
         raise UsageError(f"--retries must not be negative, got {retries}")
+    if retries > MAX_RETRIES:
+        raise UsageError(f"--retries must be at most {MAX_RETRIES}, got {retries}")
     limits.not_negative(backoff, "--backoff")
-    limits.check(memory, cpus, timeout)
+    limits.check(memory, cpus, timeout, here=False)  # a schedule may be exported to a cluster
     config = resolved.config
     # The folder the dataset plugin reads here is the one mounted at /data.
     data_dir = attached.data_folder(resolved.dataset, config.data_dir)

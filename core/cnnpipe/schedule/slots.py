@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -9,6 +10,26 @@ from ..errors import UsageError
 
 # Kubernetes CronJob accepts five fields or these macros, so a schedule can always be exported.
 MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+# What Kubernetes' cron parser (robfig/cron, standard) reads in each field: `*` or `?`, a value or a range, an
+# optional step, joined by commas; names only for months and weekdays, weekdays 0-6.  croniter reads more
+# (`L`, `W`, `#`, `H`, weekday 7), which a CronJob would refuse.
+MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+DAYS = "sun mon tue wed thu fri sat".split()
+FIELDS = (("minute", (), 59), ("hour", (), 23), ("day of month", (), 31), ("month", MONTHS, 12), ("weekday", DAYS, 6))
+TERM_RE = re.compile(r"^(?:[*?]|(\w+)(?:-(\w+))?)(?:/\d+)?$")
+
+
+def portable(expr: str) -> None:
+    """Refuse five cron fields that croniter reads but Kubernetes would not, naming the field."""
+    for text, (field, names, most) in zip(expr.split(), FIELDS):
+        for term in text.split(","):
+            match = TERM_RE.match(term)
+            values = [v for v in match.groups() if v] if match else None
+            if values is None or not all(v.isdigit() and int(v) <= most or v.lower() in names for v in values):
+                raise UsageError(f"cron expression '{expr}': '{term}' in the {field} field is not standard cron "
+                                 "(Kubernetes refuses L, W, #, H and weekday 7); use numbers, ranges, steps and lists")
 
 
 def zone(name: str) -> ZoneInfo:
@@ -30,6 +51,8 @@ def check(expr: str, tz: str) -> None:
         raise UsageError(f"invalid cron expression '{expr}': give five fields (minute hour day month weekday) or @daily-style macro")
     if not croniter.is_valid(text):
         raise UsageError(f"invalid cron expression '{expr}': croniter cannot read it")
+    if not text.startswith("@"):
+        portable(text)
     try:
         next_slot(text, tz, datetime.now(timezone.utc).timestamp())
     except (ValueError, OverflowError):

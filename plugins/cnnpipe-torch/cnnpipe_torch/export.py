@@ -1,4 +1,4 @@
-"""Exports of a PyTorch network: ONNX and TorchScript."""
+"""Exports of a PyTorch network: ONNX, ``torch.export``'s program (``pt2``) and TorchScript (deprecated by PyTorch)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from cnnpipe.errors import UsageError
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}
 INPUT, OUTPUT = "data", "scores"
 
 
@@ -39,6 +39,8 @@ def export(session, format: str, path: Path) -> list[Path]:
             with torch.no_grad():
                 if format == "onnx":
                     onnx_file(net, example(session), path)
+                elif format == "pt2":
+                    program_file(net, example(session), path)
                 else:
                     torch.jit.trace(net, example(session)).save(str(path))
     finally:
@@ -54,3 +56,10 @@ def onnx_file(net, X, path: Path) -> None:
                           dynamic_axes={INPUT: batch, OUTPUT: batch})
     except (ImportError, ModuleNotFoundError) as exc:
         raise UsageError(f"exporting to ONNX failed for want of a package ({exc}); pip install onnx")
+
+
+def program_file(net, X, path: Path) -> None:
+    """``torch.export``'s program with a dynamic batch dimension; load it with ``torch.export.load(path).module()``."""
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(net, (torch.cat([X, X]),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ class TorchSession(Session):
         cuda = self.device.type == "cuda"
         if self.device.type == "cpu":
             malloc.keep_batch_buffers()
+            # The count the core settled (threads.settle); torch may have started before it was set.
+            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads()))
         # Tensor Cores read convolutions' inputs fastest channels-last; on the CPU, and in fp32, NCHW is kept.
         self.memory_format = torch.channels_last if cuda and self.dtype is not None else torch.contiguous_format
         if cuda:

@@ -114,3 +114,14 @@ def test_bad_settings_are_usage_errors(setting, value, message):
 def test_channels_last_only_on_cuda():
     s = session("bf16")
     assert s.memory_format is torch.contiguous_format, "the CPU keeps NCHW"
+
+
+def test_the_settled_thread_count_reaches_torch(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(2)
+    try:
+        session()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
