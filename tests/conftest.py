@@ -24,6 +24,36 @@ from cnnpipe.testing import SIGINT_DEFAULT, unavailable
 BASE_IMAGE = os.environ.get("CNNPIPE_BASE_IMAGE", "cnnpipe-base:py")
 NO_ENGINE = "unix:///nonexistent/test-not-marked-docker.sock"
 
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and not os.environ.get("OMP_NUM_THREADS"):
+    # Parallel test workers share the cores: each one's training processes get their share of threads.
+    from cnnpipe.threads import threads_for
+
+    os.environ["OMP_NUM_THREADS"] = str(threads_for(int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
+
+def test_group(item) -> str | None:
+    """The xdist group of a test (``--dist loadgroup``): tests that must not overlap, or that share an expensive
+    fixture, run in one worker.  Docker tests share the engine and the job image's build; the tests of what
+    comes after training share the LeNet runs of ``trained.py``; a module's own module- or session-scoped
+    fixtures (wheels, venvs, trained runs) are built once."""
+    if item.get_closest_marker("docker"):
+        return "docker"
+    module = getattr(item, "module", None)
+    if module is not None and hasattr(module, "lenet_run"):
+        return "trained-lenet"
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    if any(d.scope in ("module", "session") and d.baseid for fixturedefs in defs.values() for d in fixturedefs):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = test_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture
 def site(tmp_path, monkeypatch):

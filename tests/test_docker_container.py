@@ -201,3 +201,17 @@ def test_wait_timeout_stops_the_container():
     with pytest.raises(JobError, match="longer than --timeout 5 s") as info:
         container.wait(waiting, timeout=5)
     assert waiting.killed and info.value.exit_code == 124
+
+
+def test_the_host_cache_is_mounted_read_only_for_the_job():
+    spec = create_kwargs(job(cache_dir=Path("/host/cache")), (1000, 1000), Path("/host/runs"))
+    assert mounts(spec)["/host/cache"] == (requests.CACHE, True)
+    assert spec["environment"]["CNNPIPE_CACHE_DIR"] == requests.CACHE
+    assert "CNNPIPE_CACHE_DIR" not in create_kwargs(job(), (1000, 1000), Path("/host/runs"))["environment"]
+
+
+def test_the_shared_cache_is_cnnpipes_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNPIPE_CACHE_DIR", str(tmp_path / "absent"))
+    assert requests.shared_cache() is None
+    monkeypatch.setenv("CNNPIPE_CACHE_DIR", str(tmp_path))
+    assert requests.shared_cache() == tmp_path.resolve()

@@ -119,3 +119,18 @@ def test_bad_thread_count_is_one_line(tiny_dataset, tmp_path):
     result = cli("run", "lenet", "tiny", "--threads", "0", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "threads must be a whole number of at least 1" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_compile_is_a_setting_passed_into_containers(tiny_dataset):
+    from cnnpipe.docker.request import container_args
+    from cnnpipe.errors import UsageError
+    from cnnpipe.pipeline import resolve
+    from cnnpipe.registry import build_registry
+
+    options = {"compile": True, "threads": 2, "lr": 0.1, "batch_size": 8, "epochs": 1}
+    config = resolve(build_registry(), "lenet", "tiny", options=options).config
+    assert config.compile is True and config.threads == 2
+    args = container_args(config, data_mounted=False)
+    assert "--compile" in args and args[args.index("--threads") + 1] == "2"
+    with pytest.raises(UsageError, match="compile must be true or false, got 3"):
+        resolve(build_registry(), "lenet", "tiny", options=options, sets=["compile=3"])

@@ -46,6 +46,7 @@ class RunConfig:
     workers: int = 1  # training processes; batch_size is per worker (see docs/distributed.md)
     servers: Optional[int] = None  # MXNet's parameter servers (default 1 when workers > 1)
     threads: Optional[int] = None  # compute threads per process; None: the usable CPUs over the workers
+    compile: bool = False  # compiled train and eval steps (torch.compile; MXNet's networks are always hybridized)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -203,6 +204,10 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
         return value
     if key in ("optimizer", "init", "backend"):
         return _name(key, value, source)
+    if key == "compile":
+        if not isinstance(value, bool):
+            raise UsageError(f"compile must be true or false, got {short_repr(value)}{_where(source)}")
+        return value
     if key == "reporters":
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):

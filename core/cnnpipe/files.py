@@ -14,6 +14,14 @@ from pathlib import Path
 from .errors import CnnpipeError
 
 
+def cache_root() -> Path:
+    """cnnpipe's cache folder: ``CNNPIPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnnpipe``, else ``~/.cache/cnnpipe``."""
+    root = os.environ.get("CNNPIPE_CACHE_DIR")
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnpipe"
+    return Path(root)
+
+
 class DiskFull(CnnpipeError):
     """No space was left on the device while writing a file; the file was not put in place."""
 

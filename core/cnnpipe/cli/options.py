@@ -25,6 +25,8 @@ SETTINGS = (
     click.option("--servers", type=int, help="MXNet's parameter servers for --workers (default 1)."),
     click.option("--threads", type=int, help="Compute threads per process (default: the CPUs this process may use, "
                                              "over --workers)."),
+    click.option("--compile", "compile", is_flag=True, default=None,
+                 help="Compile the train and eval steps (torch.compile; MXNet's networks are always hybridized)."),
 )
 # Options about where and how the run executes, not what it computes.
 EXECUTION = (
@@ -44,7 +46,7 @@ EXECUTION = (
     click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
 )
 SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "precision", "seed",
-                 "reporters", "out", "limit", "data_dir", "workers", "servers", "threads")
+                 "reporters", "out", "limit", "data_dir", "workers", "servers", "threads", "compile")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import JobError, UsageError
 from ..specs import NO_FILES
 from . import container as containers, engine, limits, staging
-from .request import ContainerRequest, container_args
+from .request import ContainerRequest, container_args, shared_cache
 
 CLIENT = "cnnpipe.client"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -72,7 +72,7 @@ def make_request(resolved, *, image=None, gpus=None, memory=None, cpus=None, tim
         image=image or "",
         args=container_args(config, data_mounted=data_dir is not None, debug=debug),
         out_dir=Path(config.out).resolve(),
-        data_dir=data_dir, gpus=gpus, memory=memory, cpus=cpus, timeout=timeout, env=env,
+        data_dir=data_dir, gpus=gpus, memory=memory, cpus=cpus, timeout=timeout, env=env, cache_dir=shared_cache(),
     )
 
 

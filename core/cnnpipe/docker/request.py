@@ -2,8 +2,8 @@
 keyword arguments that create it locked down.
 
 A job container has no network, a read-only root with a tmpfs ``/tmp``, no capabilities, no new
-privileges and a non-root user; the dataset is mounted read-only at :data:`DATA` and the folder of run
-folders read-write at :data:`RUNS`.  ``kube/pods.py`` gives Kubernetes pods the same lockdown.
+privileges and a non-root user; the dataset is mounted read-only at :data:`DATA`, the host's cache of
+decoded datasets read-only at :data:`CACHE`, and the folder of run folders read-write at :data:`RUNS`.  ``kube/pods.py`` gives Kubernetes pods the same lockdown.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from . import limits
 
 RUNS = "/runs"
 DATA = "/data"
+CACHE = "/cache"
 TMP = "/tmp"
 TMP_SIZE = "1g"
 PIDS_LIMIT = 4096
@@ -40,6 +41,7 @@ class ContainerRequest:
     labels: dict = field(default_factory=dict)   # added to the container's labels (always also {"cnnpipe": "job"})
     env: dict = field(default_factory=dict)      # extra environment variables inside the container
     command: str = "run"                         # the cnnpipe command that takes ``args``: run, or sweep
+    cache_dir: Path | None = None                # host cache of decoded datasets; mounted read-only at /cache
 
 
 def toml_value(value) -> str:
@@ -72,6 +74,10 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
         args += ["--workers", str(config.workers)]
     if config.servers:
         args += ["--servers", str(config.servers)]
+    if config.threads:
+        args += ["--threads", str(config.threads)]
+    if config.compile:
+        args.append("--compile")
     for name in config.reporters:
         args += ["--reporter", name]
     for table in ("arch", "data"):
@@ -82,6 +88,14 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
     if debug:
         args.append("--debug")
     return args + ["--out", RUNS]
+
+
+def shared_cache() -> Path | None:
+    """The host's cache folder to share with job containers, when there is one."""
+    from ..files import cache_root
+
+    root = cache_root()
+    return root.resolve() if root.is_dir() else None
 
 
 def job_user(uid: int | None = None, gid: int | None = None) -> tuple[int, int]:
@@ -107,6 +121,11 @@ def create_kwargs(request: ContainerRequest, user: tuple[int, int], runs_dir: Pa
     mounts = [Mount(RUNS, str(runs_dir), type="bind")]
     if request.data_dir is not None:
         mounts.append(Mount(DATA, str(request.data_dir), type="bind", read_only=True))
+    cache = {}
+    if request.cache_dir is not None:
+        # Decoded once on the host, read (and checked against its manifest) by every job instead of decoded again.
+        mounts.append(Mount(CACHE, str(request.cache_dir), type="bind", read_only=True))
+        cache = {"CNNPIPE_CACHE_DIR": CACHE}
     kwargs = {
         "image": request.image,
         "command": ["cnnpipe", request.command, *request.args],
@@ -120,7 +139,7 @@ def create_kwargs(request: ContainerRequest, user: tuple[int, int], runs_dir: Pa
         # A real init forwards SIGTERM to cnnpipe, which as PID 1 would ignore it.
         "init": True,
         "mounts": mounts,
-        "environment": {"HOME": TMP, "PYTHONUNBUFFERED": "1", **request.env},
+        "environment": {"HOME": TMP, "PYTHONUNBUFFERED": "1", **cache, **request.env},
         "labels": {**{k: str(v) for k, v in request.labels.items()}, **JOB_LABEL},
         "working_dir": TMP,
         "detach": True,

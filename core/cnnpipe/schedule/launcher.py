@@ -61,14 +61,14 @@ class DockerLauncher:
     def start(self, job: Job) -> str:
         """Create and start the job's container; returns its id (a CnnpipeError when it cannot start)."""
         from ..docker import container
-        from ..docker.request import ContainerRequest
+        from ..docker.request import ContainerRequest, shared_cache
 
         request = job.request
         started = container.start(self.client, ContainerRequest(
             image=request.image, args=list(request.args), out_dir=Path(job.out_dir),
             data_dir=Path(request.data_dir) if request.data_dir else None,
             gpus=gpu_ids(job.gpus), memory=request.memory, cpus=request.cpus, timeout=request.timeout,
-            labels=job_labels(self.store_id, job), command=request.command,
+            labels=job_labels(self.store_id, job), command=request.command, cache_dir=shared_cache(),
         ))
         return started.id[:12]
 

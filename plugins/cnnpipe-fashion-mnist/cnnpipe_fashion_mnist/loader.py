@@ -29,7 +29,9 @@ from . import idx
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SPLITS = ("train", "test")
-FORMAT = 2  # of the decoded cache; 2 records each array file's size and SHA-256
+# Of the decoded cache; 2 records each array file's size and SHA-256; 3 names the source by its files, not its
+# path, so that a job container, which sees the same files at /data, finds the host's cache (mounted read-only).
+FORMAT = 3
 LOCK = ".lock"
 
 
@@ -117,15 +119,15 @@ def _stamp(source: Path, expected: Expected) -> dict:
     stats = {key: (source / name).stat() for key, name in expected.files.items()}
     return {
         "format": FORMAT,
-        "source": str(source.resolve()),
         "files": {key: [st.st_size, st.st_mtime_ns] for key, st in stats.items()},
         "sha1": expected.sha1,
         "counts": expected.counts,
     }
 
 
-def decoded_dir(cache: Path, source: Path) -> Path:
-    key = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:12]
+def decoded_dir(cache: Path, stamp: dict) -> Path:
+    """The folder of the arrays decoded from the source files that ``stamp`` describes (sizes and times)."""
+    key = hashlib.sha1(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:12]
     return cache / f"decoded-{key}"
 
 
@@ -218,7 +220,7 @@ def load(data_dir=None, *, cache=None, system=SYSTEM_DIR, mirror=None, expected=
             )
         source = cache
     stamp = _stamp(source, expected)
-    folder = decoded_dir(cache, source)
+    folder = decoded_dir(cache, stamp)
     arrays = read_decoded(folder, stamp)
     if arrays is None:
         arrays = decode(source, expected)

@@ -281,3 +281,17 @@ def test_registered_dataset_gives_class_names(real, monkeypatch, tmp_path):
     data = build_registry().dataset("fashion-mnist").load()
     assert data.class_names[0] == "t-shirt" and data.class_names[9] == "ankle boot"
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10
+
+
+def test_the_same_files_in_another_folder_share_the_decoded_cache(small, tmp_path, monkeypatch):
+    """A job container sees the host's files at /data: the cache decoded from them on the host serves it too."""
+    import shutil
+
+    folder, expected, arrays = small
+    load(folder, expected, tmp_path)
+    mounted = tmp_path / "mounted"
+    shutil.copytree(folder, mounted)  # copy2: same sizes and times, as a bind mount shows them
+    monkeypatch.setattr(loader, "decode", lambda *a: pytest.fail("decoded again"))
+    train_X = load(mounted, expected, tmp_path)[0]
+    np.testing.assert_array_equal(train_X[:, 0], arrays["train_images"])
+    assert len(list((tmp_path / "cache").glob("decoded-*"))) == 1

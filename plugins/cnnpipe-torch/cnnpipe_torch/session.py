@@ -52,6 +52,7 @@ class TorchSession(Session):
         # fp16 needs its gradients scaled against underflow; bf16 has fp32's range and does not.
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
         self.optimizer = None
+        self.eval_net = self.net
         self._zero()
 
     def _tensors(self, X, y):
@@ -76,6 +77,11 @@ class TorchSession(Session):
     def _ready(self):
         self.optimizer = optimizer(self.cfg.optimizer, self.net.parameters(), self.cfg.lr)
         self.train_net = distributed.wrap(self.net, self.world, self.device)  # averages gradients over the ranks
+        self.eval_net = self.net
+        if self.cfg.compile:
+            # Every batch but the last has one shape: static shapes, and the short last batch compiles once more.
+            self.train_net = torch.compile(self.train_net, dynamic=False)
+            self.eval_net = torch.compile(self.net, dynamic=False)
 
     def initialize(self) -> None:
         torch.manual_seed(self.cfg.seed)
@@ -137,7 +143,7 @@ class TorchSession(Session):
         try:
             with torch.no_grad(), self._autocast():
                 for start in range(0, len(X), self.cfg.batch_size):
-                    yield self.net(self._input(X[start:start + self.cfg.batch_size]))
+                    yield self.eval_net(self._input(X[start:start + self.cfg.batch_size]))
         finally:
             self.net.train()
 
