@@ -179,13 +179,19 @@ class Waiting:
     def reload(self):
         self.attrs = {"State": {"OOMKilled": self.oom}, "HostConfig": {"Memory": 64 * 2**20}}
 
-    def kill(self):
-        self.killed = True
+    def stop(self, timeout=None):
+        self.stopped = timeout
 
 
 def test_wait_returns_the_exit_code():
     assert container.wait(Waiting(3)) == 3
-    assert container.wait(Waiting(137, oom=False)) == 137  # killed, but not for memory
+    assert container.wait(Waiting(130)) == 130  # the run inside was interrupted (docker stop)
+
+
+def test_a_container_killed_from_outside_is_one_message():
+    with pytest.raises(JobError, match=r"killed \(exit 137: SIGKILL from outside cnnpipe, such as docker kill\)") as info:
+        container.wait(Waiting(137, oom=False))
+    assert info.value.exit_code == 137
 
 
 def test_wait_oom_says_raise_memory():
@@ -200,7 +206,7 @@ def test_wait_timeout_stops_the_container():
     waiting = Waiting(raises=requests.exceptions.ReadTimeout("read timed out"))
     with pytest.raises(JobError, match="longer than --timeout 5 s") as info:
         container.wait(waiting, timeout=5)
-    assert waiting.killed and info.value.exit_code == 124
+    assert waiting.stopped == container.GRACE and info.value.exit_code == 124  # SIGTERM first: the run records it
 
 
 def test_the_host_cache_is_mounted_read_only_for_the_job():

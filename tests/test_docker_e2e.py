@@ -202,6 +202,10 @@ def test_killed_for_memory(engine, env, image, tmp_path):
     assert proc.returncode == 137, proc.stderr
     assert "OOMKilled" in proc.stderr and "raise --memory" in proc.stderr
     assert leftovers(engine, tmp_path) == []
+    # Named in the run folder too (when the run got as far as making one), not only in the client's message.
+    for record in tmp_path.glob("*/container.json"):
+        ran = json.loads(record.read_text())
+        assert ran["oom_killed"] is True and ran["exit_code"] == 137 and "memory limit of 64 MiB" in ran["reason"]
 
 
 def test_timeout_stops_and_removes_the_container(engine, env, image, tmp_path):

@@ -122,8 +122,37 @@ def test_sigterm_and_sighup_remove_the_container_and_hand_the_run_back(engine, i
             client.wait()
     assert f"stopped by {signal.Signals(signum).name}" in (tmp_path / "client.log").read_text()
     run_dir = check_handed_back(engine, out)
+    check_stopped_with_a_record(engine, image, run_dir)
+
+
+def check_stopped_with_a_record(engine, image, run_dir: Path, exit_code: int = 130) -> dict:
+    """The run inside was stopped with a grace period: it recorded "interrupted" and left no temporary file, and
+    the container was inspected before it was removed."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted", summary
+    assert not [p for p in run_dir.rglob("*") if ".tmp" in p.name or (p.name.startswith(".") and p.name != ".lock")], list(run_dir.rglob("*"))
     ran = json.loads((run_dir / "container.json").read_text())
     assert ran["image_id"] == engine.images.get(image).id
+    assert ran["exit_code"] == exit_code and ran["oom_killed"] is False, ran
+    assert ran["started"] and ran["finished"] and ran["started"] < ran["finished"], ran
+    listed = subprocess.run([*CNNPIPE, "runs", "list", "--out", str(run_dir.parent)], capture_output=True, text=True)
+    assert "interrupted" in listed.stdout, listed.stdout
+    return ran
+
+
+def test_docker_kill_is_named_and_recorded(engine, image, out, tmp_path):
+    client = start_client(out, tmp_path, *LONG)
+    try:
+        wait_until_training(engine, out).kill()
+        assert client.wait(60) == 137, (tmp_path / "client.log").read_text()
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    log = (tmp_path / "client.log").read_text()
+    assert "cnnpipe: error: the job container was killed (exit 137: SIGKILL from outside cnnpipe" in log, log
+    ran = json.loads((check_handed_back(engine, out) / "container.json").read_text())
+    assert ran["exit_code"] == 137 and ran["oom_killed"] is False and ran["finished"], ran
 
 
 def test_ctrl_c_twice_still_hands_the_run_back(engine, image, out, tmp_path):

@@ -136,3 +136,18 @@ def test_plugins_are_installed_from_where_they_are():
                 for word in m.group(1).replace("'", " ").replace('"', " ").split():
                     if word.startswith("cnnpipe-"):
                         pytest.fail(f"{rel(page)}:{n}: `{word}` is on no package index; install ./plugins/{word}")
+
+
+def test_the_readme_indexes_every_page():
+    readme = (ROOT / "README.md").read_text()
+    index = readme[readme.index("## Documentation"):]
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in index, f"README.md's documentation index lacks docs/{page.name}"
+
+
+def test_the_usage_page_describes_every_option_of_run():
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    for param in main.commands["run"].params:
+        for option in param.opts:
+            if option.startswith("--") and option != "--help":
+                assert f"`{option}" in usage, f"docs/usage.md does not describe `cnnpipe run {option}`"

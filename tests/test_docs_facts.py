@@ -184,3 +184,12 @@ def test_the_kubernetes_walkthrough_says_what_the_manifests_hold():
             assert f"| `{claim.replace(value, 'NAME')}` | `{mount['mountPath']}`" in page, claim
             assert mount.get("readOnly", False) == (f"`{mount['mountPath']}`, read-only" in page), claim
     assert f'"claimName": "{value}-runs"' in page
+
+
+def test_image_sizes_in_the_docs_are_the_recorded_ones():
+    import json
+
+    recorded = json.loads((ROOT / "benchmarks" / "image_sizes.json").read_text())["images"]
+    page = (ROOT / "docs" / "backends.md").read_text()
+    for image in recorded:
+        assert f"{image['size_bytes'] / 1e9:.2f} GB" in page, image["backend"]

@@ -430,3 +430,45 @@ def test_a_plugin_that_prints_does_not_spoil_the_output(install_plugin):
     assert result.returncode == 0, result.stderr
     assert next(r for r in json.loads(result.stdout) if r["name"] == "chatty")["status"] == "ok"
     assert "hello from the plugin" in result.stderr and "registering" in result.stderr
+
+
+# --- issue 24, item 10: a plugin written for an older plugin API ------------------------------------
+
+OLD_PLUGINS = {
+    # 0.1 registered trainers, not backends.
+    "trainer": ("from cnnpipe.hookspecs import hookimpl\n\n"
+                "@hookimpl\ndef cnnpipe_register_trainers(register):\n    pass\n",
+                "cnnpipe_register_trainers"),
+    # 0.1's ModelSpec took one build function, and Recipe num_epochs.
+    "model": ("from cnnpipe.hookspecs import hookimpl\nfrom cnnpipe.specs import ModelSpec\n\n"
+              "@hookimpl\ndef cnnpipe_register_models(register):\n"
+              "    register(ModelSpec('old', build=lambda **kw: None))\n",
+              "ModelSpec(builds="),
+    "recipe": ("from cnnpipe.specs import Recipe\nRECIPE = Recipe(lr=1, batch_size=1, num_epochs=1)\n", "Recipe(epochs="),
+    "trainer spec": ("from cnnpipe.specs import TrainerSpec\n", "TrainerSpec"),
+    # Declared, and the declaration is what the message goes by.
+    "declared": ("CNNPIPE_PLUGIN_API = '0.1'\nfrom cnnpipe.hookspecs import hookimpl\n\n"
+                 "@hookimpl\ndef cnnpipe_register_datasets(register):\n    register(object())\n", "targets plugin API 0.1"),
+}
+
+
+@pytest.mark.parametrize("case", OLD_PLUGINS)
+def test_a_plugin_for_the_previous_api_is_told_what_changed(install_plugin, case):
+    source, change = OLD_PLUGINS[case]
+    install_plugin("cnnpipe-old", {"old_plugin": source}, {"old": "old_plugin"})
+    result = cli("plugins", "--json")
+    [row] = [r for r in json.loads(result.stdout) if r["name"] == "old"]
+    assert row["status"] == "broken"
+    assert "plugin API 0.1" in row["error"] and "this cnnpipe has 0.2" in row["error"], row["error"]
+    assert change in row["error"] and "CHANGELOG.md" in row["error"], row["error"]
+    [warning] = [line for line in result.stderr.splitlines() if "'old'" in line]
+    assert change in warning
+
+
+def test_a_plugin_declares_the_api_it_targets_and_a_newer_one_is_refused_by_name(install_plugin):
+    install_plugin("cnnpipe-future", {"future_plugin": "CNNPIPE_PLUGIN_API = '0.9'\n"}, {"future": "future_plugin"})
+    rows = {r["name"]: r for r in json.loads(cli("plugins", "--json").stdout)}
+    assert rows["future"]["status"] == "broken"
+    assert rows["future"]["error"] == ("targets plugin API 0.9, newer than this cnnpipe's 0.2; "
+                                       "upgrade cnnpipe (see CHANGELOG.md)")
+    assert rows["lenet"]["api"] == rows["reporters"]["api"] == "0.2" and rows["lenet"]["status"] == "ok"

@@ -21,7 +21,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 FLOORS = (
     ("base", "plain data and helpers every floor shares, the low-level multi-process contract",
      ("", "errors", "files", "specs", "config", "activations", "images", "interrupts", "processes", "datacheck",
-      "charts", "threads", "requirements", "onnxfile", "distributed", "distributed.engine", "distributed.environment")),
+      "charts", "threads", "requirements", "api", "augment", "distributed", "distributed.engine", "distributed.environment")),
     ("run state", "the run plugins see and the folder it writes",
      ("run", "rundir")),
     ("contract", "what backends and other plugins implement, seeing a run",
@@ -29,7 +29,7 @@ FLOORS = (
     ("trainer", "the training loop, the events it emits, the driver around it",
      ("training", "events", "driver")),
     ("assembly", "plugins loaded, a run resolved and prepared; what reads finished runs",
-     ("plugins", "registry", "pipeline", "inference", "export", "runs", "sweep", "installing", "builtin",
+     ("plugins", "registry", "pipeline", "inference", "export", "runs", "sweep", "installing", "onnxfile", "builtin",
       "builtin.reporters")),
     ("runners", "the processes of a run on this machine",
      ("runner", "runner.rank", "runner.local", "runner.launch", "runner.output")),

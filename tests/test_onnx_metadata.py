@@ -102,3 +102,20 @@ def test_pt2_is_torch_export_program(pictures, tmp_path, cnnpipe_cli):
     np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
     note = cnnpipe_cli("export", str(run), "--format", "torchscript", "--out", str(tmp_path / "m"))
     assert note.exit_code == 0 and "PyTorch deprecates TorchScript; --format pt2" in note.output
+
+
+def test_evaluate_an_exported_file(pictures, tmp_path, cnnpipe_cli):
+    folder, _ = pictures
+    result = cnnpipe_cli("run", "lenet", "imagefolder", "--data-dir", str(folder), "--backend", "mxnet", "--epochs", "1",
+                         "--batch-size", "4", "--resize", "20", "--set", "data.test_fraction=0.5",
+                         "--reporter", "console", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert cnnpipe_cli("export", str(run), "--format", "onnx", "--out", str(tmp_path / "m")).exit_code == 0
+    own = cnnpipe_cli("evaluate", str(run), "--json")
+    exported = cnnpipe_cli("evaluate", str(tmp_path / "m.onnx"), "--data-dir", str(folder), "--json")
+    assert own.exit_code == 0 and exported.exit_code == 0, exported.output
+    own, exported = json.loads(own.stdout), json.loads(exported.stdout)
+    assert exported["examples"] == own["examples"] == 9  # data.test_fraction=0.5 came from the file's metadata
+    assert exported["confusion"] == own["confusion"] and abs(exported["loss"] - own["loss"]) < 1e-5
+    assert exported["accuracy"] == own["accuracy"]

@@ -76,6 +76,13 @@ class Backend(ABC):
         """``(layers, num_params)`` for ``cnnpipe info``: each top-level layer's name and output shape for an
         input of ``shape`` (batch dimension included), and the number of parameters (running statistics included)."""
 
+    def layer_table(self, model: ModelSpec, arch: dict, shape: tuple[int, ...]) -> list[tuple[str, Any, int | None]]:
+        """``[(layer name, output shape, parameters)]`` for ``cnnpipe info``, for any network (not only a plain
+        sequence of layers): the shipped backends hook the top-level layers as they run, and the parameters add
+        up to the network's.  By default :meth:`describe`'s layers, their parameters unknown (``None``)."""
+        layers, _ = self.describe(model, arch, shape)
+        return [(name, out, None) for name, out in layers]
+
     @abstractmethod
     def session(self, run: Run) -> Session:
         """The network of ``run.model`` built with ``run.config.arch`` on ``run.config.device``, the run's data
@@ -150,16 +157,39 @@ class Session(ABC):
         """Write the optimizer state to ``path`` (a temporary file the core then puts in place)."""
 
 
-def build_network(model: ModelSpec, backend: str, arch: dict, num_classes: int) -> Any:
-    """``model``'s network for ``backend``; a bad architecture argument is a user error naming the model."""
+def build_network(model: ModelSpec, backend: str, arch: dict, num_classes: int,
+                  input_shape: tuple[int, ...] | None = None) -> Any:
+    """``model``'s network for ``backend``; a bad architecture argument is a user error naming the model.
+
+    ``input_shape`` is one example's ``(C, H, W)`` as the network sees it (after ``--resize``); it is passed
+    to builds that take an ``input_shape`` argument (or ``**kwargs``), so a network that is not lazy needs no
+    channel-count argument of its own."""
     try:
         build = model.builds[backend]
     except KeyError:
         raise UsageError(f"model '{model.name}' has no {backend} build; it offers: {', '.join(model.backends)}")
+    extra = {"input_shape": tuple(input_shape)} if input_shape is not None and takes_input_shape(build) else {}
     try:
-        return build(num_classes=num_classes, **arch)
+        return build(num_classes=num_classes, **arch, **extra)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"model '{model.name}' rejected its architecture arguments {dict(arch)}: {exc}")
+
+
+def takes_input_shape(build) -> bool:
+    """Whether ``build`` accepts an ``input_shape`` keyword."""
+    import inspect
+
+    try:
+        params = inspect.signature(build).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "input_shape" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def network_input(config: RunConfig, data_shape) -> tuple[int, ...]:
+    """One example's ``(C, H, W)`` as the network sees it: the data's, resized when the run resizes."""
+    shape = tuple(data_shape)
+    return shape[:1] + (config.resize, config.resize) if config.resize else shape
 
 
 def parse_device(device: str) -> tuple[str, int | None]:

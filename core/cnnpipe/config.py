@@ -32,6 +32,11 @@ class RunConfig:
     lr: float
     backend: Optional[str] = None
     optimizer: str = "sgd"
+    momentum: float = 0.0  # sgd and nag: the velocity kept between steps (MXNet's and PyTorch's SGD momentum)
+    weight_decay: float = 0.0  # L2: weight_decay * weight added to every gradient, as both frameworks' "wd"
+    nesterov: bool = False  # sgd: Nesterov's momentum (MXNet's nag)
+    crop: int = 0  # augmentation: pad training images by crop zero pixels and take a random crop (cnnpipe.augment)
+    flip: bool = False  # augmentation: mirror half of the training images left to right
     resize: Optional[int] = None
     init: str = "xavier"
     device: str = "auto"
@@ -194,6 +199,18 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise UsageError(f"lr must be a positive number, got {short_repr(value)}{_where(source)}")
         return float(value)
+    if key in ("momentum", "weight_decay"):
+        high = 1 if key == "momentum" else math.inf
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < high:
+            bounds = "from 0 up to (not including) 1" if key == "momentum" else "of at least 0"
+            raise UsageError(f"{flag(key)} must be a number {bounds}, got {short_repr(value)}{_where(source)}")
+        return float(value)
+    if key in ("nesterov", "flip"):
+        if not isinstance(value, bool):
+            raise UsageError(f"{key} must be true or false, got {short_repr(value)}{_where(source)}")
+        return value
+    if key == "crop":
+        return _whole(key, value, source, 0)
     if key == "device":
         if not isinstance(value, str) or not DEVICE_RE.match(value):
             raise UsageError(f"device must be auto, cpu, gpu or gpu:N, got {short_repr(value)}{_where(source)}")
@@ -220,6 +237,20 @@ def check_setting(key: str, value: Any, source: str = "options") -> Any:
             raise UsageError(f"{key} must be a table of {TABLES[key]}, got {short_repr(value)}{_where(source)}")
         return dict(value)
     raise UsageError(f"unknown setting '{key}'{_where(source)}")
+
+
+MOMENTUM_OPTIMIZERS = ("sgd", "nag")
+
+
+def check_optimizer(config: RunConfig) -> None:
+    """Momentum and Nesterov are settings of SGD only (``sgd``, ``nag``); a user error for any other optimizer."""
+    if config.optimizer.lower() in MOMENTUM_OPTIMIZERS:
+        if config.nesterov and not config.momentum:
+            raise UsageError("nesterov needs a momentum above 0 (--set momentum=0.9, say)")
+        return
+    for key in ("momentum", "nesterov"):
+        if getattr(config, key):
+            raise UsageError(f"{key} applies to the sgd and nag optimizers, not to '{config.optimizer}'")
 
 
 def check_layer(settings: dict, source: str) -> dict:

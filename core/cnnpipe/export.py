@@ -41,7 +41,10 @@ def export(opened: Opened, format: str, out=None) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}")
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
+    except OSError as exc:
+        raise UsageError(f"cannot write into {path.parent}: {exc.strerror or exc}")
     try:
         written = opened.run.backend.export(opened.session, format, staging / path.name)
         for file in written:

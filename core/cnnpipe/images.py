@@ -71,7 +71,9 @@ def _picture(path: Path, shape) -> np.ndarray:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    from .errors import one_line
+
+    return one_line(exc).removeprefix(f"{type(exc).__name__}: ")
 
 
 def _array(path: Path, shape) -> np.ndarray:

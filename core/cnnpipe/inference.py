@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import config as cfg
-from .errors import CnnpipeError, UsageError
+from .errors import CnnpipeError, UsageError, one_line
 from .pipeline import load_data, pick_backend
 from .rundir import PARAMS, RunDir
 from .run import Run
@@ -108,7 +108,7 @@ def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", dev
     except CnnpipeError:
         raise
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = one_line(exc)  # MXNet's messages begin with a C++ traceback
         raise UsageError(f"cannot load {params} into {config.model} ({backend.name}): {reason}")
     own_test = spec is own and split == "test"
     return Opened(run, session, params, epoch, recorded_accuracy(run_dir, epoch) if own_test else None)
@@ -140,23 +140,28 @@ def evaluate(opened: Opened) -> dict:
         y = np.asarray(data.test_y, dtype=np.float64)
         result["loss"] = float(((scores.astype(np.float64) - y) ** 2).sum() / n)
         return result
-    y = np.asarray(data.test_y, dtype=np.int64)
-    k = data.num_classes
+    result.update(classification(scores, data.test_y, opened.class_names))
+    result.update({"accuracy": session.evaluate(), "recorded_test_acc": opened.recorded})
+    return result
+
+
+def classification(scores: np.ndarray, labels, class_names: list[str]) -> dict:
+    """Accuracy (from ``scores``), loss, per-class accuracy and confusion matrix of scores against labels."""
+    y = np.asarray(labels, dtype=np.int64)
+    n, k = len(y), len(class_names)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y, scores.argmax(axis=1)), 1)
     probs = softmax(scores)
     loss = -np.log(np.maximum(probs[np.arange(n), y], np.finfo(np.float64).tiny)).mean()
     counts = confusion.sum(axis=1)
-    result.update({
-        "accuracy": session.evaluate(),
+    return {
+        "accuracy": float(np.trace(confusion) / n),
         "loss": float(loss),
-        "recorded_test_acc": opened.recorded,
-        "classes": opened.class_names,
+        "classes": list(class_names),
         "per_class": {name: (float(confusion[i, i] / counts[i]) if counts[i] else None)
-                      for i, name in enumerate(opened.class_names)},
+                      for i, name in enumerate(class_names)},
         "confusion": confusion.tolist(),
-    })
-    return result
+    }
 
 
 def require_classifier(opened: Opened) -> None:

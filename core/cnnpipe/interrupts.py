@@ -39,3 +39,25 @@ def deferred() -> Iterator[Callable[[], None]]:
     finally:
         signal.signal(signal.SIGINT, previous)
     check()  # pressed after the last check: the run still ends as interrupted
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within the block SIGTERM is Ctrl-C: a container engine's ``docker stop`` (or a service manager) lets the run
+    record ``interrupted`` and clean up, where SIGTERM's default would end it with nothing recorded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def as_ctrl_c(signum, frame):
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)  # held between batches while training, as Ctrl-C is
+        else:
+            raise KeyboardInterrupt  # SIGINT ignored (a background job): SIGTERM still stops the run
+
+    previous = signal.signal(signal.SIGTERM, as_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

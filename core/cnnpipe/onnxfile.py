@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, one_line
 
 PREFIX = "cnnpipe."
 RESIZE_MODE = "bilinear-align-corners"
@@ -82,7 +82,7 @@ class OnnxModel:
         try:
             self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
-            raise UsageError(f"{path} is not a readable ONNX model ({str(exc).splitlines()[0]})")
+            raise UsageError(f"{path} is not a readable ONNX model ({one_line(exc)})")
         meta = self.session.get_modelmeta().custom_metadata_map
         missing = [k for k in ("classes", "input", "scaling", "resize") if PREFIX + k not in meta]
         if missing:
@@ -103,3 +103,24 @@ class OnnxModel:
     def scores(self, X: np.ndarray) -> np.ndarray:
         """The network's scores (before softmax) for examples of :attr:`shape`."""
         return self.session.run(None, {self.input_name: self.preprocess(X)})[0]
+
+
+def evaluate_file(registry, path, dataset=None, split="test", data_dir=None, batch_size=256) -> dict:
+    """``cnnpipe evaluate model.onnx``: the exported network on a split of its dataset (or ``dataset``), loaded
+    with the options its metadata records, fed as training fed it; no run folder, no framework."""
+    from .pipeline import plugin_call
+    from .inference import classification
+
+    model = OnnxModel(path)
+    if not model.meta["classes"]:
+        raise UsageError(f"{path} is not a classifier's export (it records no class names)")
+    spec = registry.dataset(dataset or model.meta.get("dataset"))
+    options = model.meta.get("data_options") or {} if spec.name == model.meta.get("dataset") else {}
+    data = plugin_call(f"dataset '{spec.name}' ({spec.dist}) failed to load", spec.load, data_dir=data_dir, **options)
+    X, y = (data.test_X, data.test_y) if split == "test" else (data.train_X, data.train_y)
+    if tuple(X.shape[1:]) != model.shape or list(data.class_names) != model.meta["classes"]:
+        raise UsageError(f"{path} takes {model.shape} examples of classes {model.meta['classes']}; dataset "
+                         f"'{spec.name}' has {tuple(X.shape[1:])} examples of classes {list(data.class_names)}")
+    scores = np.concatenate([model.scores(np.asarray(X[i:i + batch_size])) for i in range(0, len(X), batch_size)])
+    return {"examples": len(X), "params": str(path), "checkpoint": None, **classification(scores, y, data.class_names),
+            "model": model.meta.get("model", "?"), "backend": "onnxruntime", "dataset": spec.name, "split": split}

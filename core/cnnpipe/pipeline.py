@@ -49,7 +49,8 @@ def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
         return {}, ""
     if not isinstance(recipe, Recipe):
         raise PluginError(f"{source} is a {type(recipe).__name__}, not a cnnpipe.specs.Recipe")
-    settings = {key: getattr(recipe, key) for key in ("lr", "batch_size", "epochs", "optimizer", "resize", "init")}
+    settings = {key: getattr(recipe, key) for key in ("lr", "batch_size", "epochs", "optimizer", "resize", "init",
+                                                      "momentum", "weight_decay", "nesterov")}
     try:
         return cfg.check_layer(settings, source), note
     except UsageError as exc:
@@ -59,7 +60,10 @@ def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
 def describe(recipe: Recipe) -> str:
     """A recipe in one phrase, as ``cnnpipe info`` prints it."""
     resized = f", resize {recipe.resize}" if recipe.resize else ""
-    return f"{recipe.optimizer}, lr {recipe.lr}, batch {recipe.batch_size}, {recipe.epochs} epochs, {recipe.init} init{resized}"
+    extra = "".join(f", {key.replace('_', ' ')} {getattr(recipe, key)}" for key in ("momentum", "weight_decay", "nesterov")
+                    if getattr(recipe, key, None))
+    return (f"{recipe.optimizer}, lr {recipe.lr}{extra}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
+            f"{recipe.init} init{resized}")
 
 
 def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config_file=None) -> Resolved:
@@ -92,6 +96,7 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
         valid = ", ".join(sorted(dataset.options)) or "none"
         raise UsageError(f"dataset '{dataset_name}' has no option '{unknown[0]}'; valid: {valid}")
     config = cfg.RunConfig(model=model_name, dataset=dataset_name, **settings)
+    cfg.check_optimizer(config)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
     distributed.check(config, backend)

@@ -11,7 +11,7 @@ from importlib import metadata
 
 import pluggy
 
-from . import hookspecs
+from . import api, hookspecs
 from .errors import one_line
 from .requirements import Installed, unmet
 
@@ -35,6 +35,7 @@ class PluginInfo:
     version: str
     status: str = "ok"  # ok | disabled | broken
     error: str = ""
+    api: str = ""  # the plugin API version the plugin declares (api.ATTRIBUTE), "" when it declares none
     registers: dict = field(default_factory=dict)  # kind -> [names]
 
 
@@ -93,6 +94,12 @@ def load_plugins(disable=(), warn=warn) -> tuple[pluggy.PluginManager, list[Plug
         try:
             with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints must not spoil `plugins --json`
                 plugin = loader()
+            info.api = api.API_VERSION if dist == CORE_DIST else api.declared(plugin)
+            refused = api.too_new(info.api) if info.api else None
+            if refused:
+                info.status, info.error = "broken", refused
+                warn(f"plugin '{name}' from {dist} is broken and was skipped ({refused})")
+                continue
             pm.register(plugin, name=name)
             pm.check_pending()
         except KeyboardInterrupt:
@@ -107,5 +114,5 @@ def mark_broken(pm, info: PluginInfo, exc: BaseException, warn) -> None:
     if pm.has_plugin(info.name):
         pm.unregister(name=info.name)
     info.status = "broken"
-    info.error = one_line(exc)
+    info.error = api.explain(one_line(exc), info.api)
     warn(f"plugin '{info.name}' from {info.dist} is broken and was skipped ({info.error})")

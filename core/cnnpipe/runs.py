@@ -130,6 +130,10 @@ def _fill(record: RunRecord) -> None:
         except TypeError as exc:
             problems.append(f"config.json incomplete ({exc})")
             record.config = dict(saved["config"])
+        for table in ("arch", "data"):  # hand-edited or damaged: a listing must not trip over it
+            if not isinstance(record.config.get(table, {}), dict):
+                problems.append(f"config.json: '{table}' is not a table ({type(record.config[table]).__name__})")
+                record.config[table] = {}
         record.versions = saved.get("versions") if isinstance(saved.get("versions"), dict) else {}
         record.created = str(saved.get("created", ""))
     elif saved is not None or not problems:

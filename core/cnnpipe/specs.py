@@ -32,6 +32,9 @@ class Recipe:
     optimizer: str = "sgd"
     resize: Optional[int] = None
     init: str = "xavier"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
 
 
 @dataclass
@@ -95,7 +98,10 @@ class ModelSpec:
     first entry is the backend used when the user names none.  ``arch`` holds the architecture
     arguments a user may override (``--set arch.NAME=V``), the same for every backend; ``recipes``
     maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input ``cnnpipe info``
-    traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.
+    traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.  A build that takes an
+    ``input_shape`` argument gets one example's ``(C, H, W)`` as the network sees it.  ``own_init=True`` keeps
+    the parameters the build made (drawn after seeding with the run's seed) instead of the book's
+    initialisation by ``config.init``.
     """
 
     name: str
@@ -105,6 +111,7 @@ class ModelSpec:
     arch: Mapping[str, Any] = field(default_factory=dict)
     sample_shape: tuple[int, ...] = (1, 1, 28, 28)
     task: str = CLASSIFICATION
+    own_init: bool = False
     summary: str = ""
     dist: str = ""
 

@@ -212,14 +212,15 @@ def traced(shapes) -> list[tuple]:
 class TinyRun:
     """What a backend's session needs of a run, for tiny data and no run folder."""
 
-    def __init__(self, model, backend: str, data, arch: dict, lr: float, seed: int = 0, batch_size: int | None = None):
+    def __init__(self, model, backend: str, data, arch: dict, lr: float, seed: int = 0, batch_size: int | None = None,
+                 init: str = "xavier"):
         from cnnpipe.config import RunConfig
         from cnnpipe.run import World
 
         self.model, self.data = model, data
         self.world = World()
         self.config = RunConfig(model=model.name, dataset="tiny", epochs=1, batch_size=batch_size or len(data.train_X),
-                                lr=lr, backend=backend, seed=seed, device="cpu", arch=dict(arch))
+                                lr=lr, backend=backend, seed=seed, device="cpu", arch=dict(arch), init=init)
 
 
 class ModelContract:
@@ -239,15 +240,17 @@ class ModelContract:
     def spec(cls):
         return _registry().model(cls.model)
 
-    def data(self, seed=0):
-        """Tiny random data of ``input_shape``: class labels, or float targets shaped like the output for regression."""
+    def data(self, seed=0, channels=None):
+        """Tiny random data of ``input_shape`` (with ``channels`` when given): class labels, or float targets shaped
+        like the output for regression."""
         from cnnpipe.specs import CLASSIFICATION, Data
 
         rng = np.random.default_rng(seed)
-        X = rng.random(self.input_shape, dtype=np.float32)
+        shape = self.input_shape if channels is None else (self.input_shape[0], channels, *self.input_shape[2:])
+        X = rng.random(shape, dtype=np.float32)
         spec = _registry().model(self.model)
         if spec.task == CLASSIFICATION:
-            y = rng.integers(0, self.num_classes, self.input_shape[0])
+            y = rng.integers(0, self.num_classes, shape[0])
             return Data(X, y, X, y, [str(i) for i in range(self.num_classes)], name="tiny")
         shape = self.output_shape()
         y = rng.random(shape, dtype=np.float32)
@@ -257,10 +260,10 @@ class ModelContract:
         """What the network gives for ``input_shape``: one score per class (override for other tasks)."""
         return (self.input_shape[0], self.num_classes)
 
-    def session(self, spec, backend, seed=0, lr=None):
+    def session(self, spec, backend, seed=0, lr=None, init="xavier", data=None):
         """A backend session on tiny data, its parameters initialised."""
         lr = lr or self.lr or (min(r.lr for r in spec.recipes.values()) if spec.recipes else 0.1)
-        run = TinyRun(spec, backend, self.data(), {**spec.arch, **self.arch}, lr, seed)
+        run = TinyRun(spec, backend, data or self.data(), {**spec.arch, **self.arch}, lr, seed, init=init)
         session = _registry().backend(backend).load().session(run)
         session.initialize()
         return session
@@ -289,6 +292,26 @@ class ModelContract:
         other = self.session(spec, backend, seed=4).predict(X)
         assert (first == again).all()
         assert (first != other).any()
+
+    def test_builds_for_the_input_channels(self, spec, backend):
+        """A classifier trains on colour pictures as well as grey ones: the build is lazy or takes ``input_shape``."""
+        from cnnpipe.specs import CLASSIFICATION
+
+        if spec.task != CLASSIFICATION:
+            pytest.skip("a regression model's targets are shaped like its input")
+        channels = 1 if self.input_shape[1] == 3 else 3
+        data = self.data(channels=channels)
+        assert self.session(spec, backend, data=data).predict(data.train_X).shape == self.output_shape()
+
+    def test_initialisation_is_as_declared(self, spec, backend):
+        """``own_init=True``: the build's parameters whatever ``init`` says; else the book's ``init`` decides."""
+        X = self.data().train_X
+        xavier = self.session(spec, backend, init="xavier").predict(X)
+        normal = self.session(spec, backend, init="normal").predict(X)
+        if spec.own_init:
+            assert (xavier == normal).all(), "own_init=True, yet the backend re-initialised the network by init"
+        else:
+            assert (xavier != normal).any(), "init changed nothing: declare own_init=True if the build keeps its own"
 
     def test_training_steps_lower_the_loss(self, spec, backend):
         session = self.session(spec, backend)

@@ -57,6 +57,14 @@ class Group(click.Group):
             # The reader went away (``cnnpipe list | head``): stop quietly.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
+        except OSError as exc:
+            if debugging(ctx):
+                raise
+            # The operating system's reason and the file it concerns, not Python's exception type.
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            click.echo(f"cnnpipe: error: {where}{exc.strerror or one_line(exc)} (rerun with --debug for the traceback)",
+                       err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             if debugging(ctx):
                 raise

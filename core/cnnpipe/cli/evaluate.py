@@ -15,20 +15,38 @@ checkpoint_option = click.option("--checkpoint", type=click.IntRange(min=1), met
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.option("--dataset", help="Evaluate on this dataset (default: the run's own).")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @checkpoint_option
 @device_option
+@click.option("--data-dir", help="An exported file only: the folder with its dataset's files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
-def evaluate(ctx, run_dir, dataset, split, checkpoint, device, as_json):
-    """Accuracy, loss, per-class accuracy and confusion matrix of the run in RUN_DIR.
+def evaluate(ctx, run_dir, dataset, split, checkpoint, device, data_dir, as_json):
+    """Accuracy, loss, per-class accuracy and confusion matrix of the run in RUN_DIR, or of an ONNX file
+    cnnpipe exported (run in onnxruntime with the preprocessing its metadata records).
 
-    The results also go into the run folder: evaluation.json and confusion.png (names carry the split,
+    The results of a run also go into its folder: evaluation.json and confusion.png (names carry the split,
     dataset and checkpoint when they are not the run's own test split and final parameters).
     """
+    from pathlib import Path
+
     from .. import inference
+
+    if Path(run_dir).is_file():
+        if checkpoint is not None or device is not None:
+            raise UsageError("--checkpoint and --device apply to a run folder, not to an exported file")
+        from ..onnxfile import evaluate_file
+
+        result = evaluate_file(load_registry(ctx), run_dir, dataset, split, data_dir)
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            show(result)
+        return
+    if data_dir is not None:
+        raise UsageError("--data-dir applies to an exported file; a run folder reads the data it was trained on")
 
     opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, dataset=dataset, split=split,
                                 device=device)

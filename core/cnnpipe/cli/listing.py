@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..errors import UsageError
+from ..errors import PluginError, UsageError, one_line
 from ..registry import KINDS
 from .app import load_registry, main
 
@@ -74,11 +74,22 @@ def describe_model(reg, spec, resize, sets, backend_name):
     backend = pick_backend(reg, spec, backend_name)
     click.echo(f"backends {', '.join(spec.backends)}; architecture arguments: {arch or 'none'}")
     loaded = plugin_call(f"backend '{backend.name}' ({backend.dist}) failed to load", backend.load)
-    layers, num_params = plugin_call(f"backend '{backend.name}' ({backend.dist}) failed to trace model '{spec.name}' "
-                                     f"for a {shape} input", loaded.describe, spec, arch, shape)
+    what = f"backend '{backend.name}' ({backend.dist}) failed to trace model '{spec.name}' for a {shape} input"
+    try:
+        rows = plugin_call(what, loaded.layer_table, spec, arch, shape)
+        _, num_params = plugin_call(what, loaded.describe, spec, arch, shape)
+    except PluginError as exc:
+        if resize is None and not sets:
+            raise  # the model's own defaults failed: the plugin's fault
+        # The user's --resize or --set: the same one line and exit status as cnnpipe run gives for them.
+        reason = one_line(exc.__cause__) if exc.__cause__ is not None else str(exc)
+        raise UsageError(f"model '{spec.name}' cannot take {shape[1:]} inputs with architecture arguments "
+                         f"{arch}: {reason}") from exc
     click.echo(f"{backend.name} layers for a {shape} input:")
-    for layer, out in layers:
-        click.echo(f"  {layer:<24} output shape: {out}")
+    width = max([24] + [len(str(name)) for name, _, _ in rows])
+    for layer, out, params in rows:
+        counted = "" if params is None else f"  parameters: {params:,}"
+        click.echo(f"  {layer:<{width}} output shape: {str(out):<20}{counted}".rstrip())
     click.echo(f"parameters: {num_params:,}")
     for dataset, recipe in sorted(spec.recipes.items()):
         click.echo(f"recipe for {dataset}: {describe(recipe)}")
@@ -92,7 +103,7 @@ def plugins(ctx, as_json):
     reg = load_registry(ctx)
     rows = [
         {"name": i.name, "dist": i.dist, "version": i.version, "module": i.module,
-         "status": i.status, "error": i.error, "registers": i.registers}
+         "api": i.api, "status": i.status, "error": i.error, "registers": i.registers}
         for i in reg.infos
     ]
     if as_json:

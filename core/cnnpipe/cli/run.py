@@ -31,6 +31,7 @@ def run(ctx, model, dataset, config_file, sets, resume, debug, runner, port, **p
 def run_here(ctx, model, dataset, options, sets, config_file, resume, port=None, debug=False) -> None:
     """Train in this process, as one process of a distributed run, or with --workers N as the processes'
     launcher; Ctrl-C leaves a resumable run folder and says how to continue."""
+    from .. import interrupts
     from ..distributed import environment
     from ..pipeline import prepare, resolve, resolve_resume
     from ..driver import execute
@@ -56,7 +57,8 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume, port=None,
         raise UsageError("--port applies with --workers N only")
     prepared, reporters = prepare(reg, resolved)
     try:
-        execute(prepared, reporters)
+        with interrupts.sigterm_as_ctrl_c():
+            execute(prepared, reporters)
     except KeyboardInterrupt:
         click.echo(f"cnnpipe: interrupted; continue with: cnnpipe run --resume {prepared.run_dir.path}", err=True)
         ctx.exit(130)

@@ -97,13 +97,15 @@ def execute(client, request: ContainerRequest, echo=None) -> int:
             containers.begin(container, request)
             code = containers.wait(container, request.timeout)
             logs.join(timeout=10)
-            containers.refresh(container)
         except JobError as exc:
             code = exc.exit_code
             raise
         finally:
             with stops.shielded(echo):
                 if container is not None:
+                    if code is None:  # stopped by the client's signal, or an error: let the run inside end
+                        containers.halt(container)
+                    containers.refresh(container)  # its exit and times, before it is gone
                     moved = containers.remove(container)
                     made = moved or [out_dir / name for name in sorted(_listing(out_dir) - before)]
                     containers.record(container, made, code)
@@ -206,7 +208,8 @@ def reap(client, echo=None) -> list:
         if alive(found.labels.get(CLIENT, "")) is not False:
             continue
         if found.status == "running":
-            containers.kill(found)
+            containers.halt(found, grace=10)  # the run inside records "interrupted"
+            containers.refresh(found)
         state = (found.attrs.get("State") or {})
         moved = containers.remove(found)
         containers.record(found, moved, state.get("ExitCode"))

@@ -21,6 +21,9 @@ NVIDIA_HINT = ("install the NVIDIA Container Toolkit on the host (apt-get instal
 RECORD = "container.json"
 TIMEOUT_EXIT = 124
 OOM_EXIT = 137
+# Seconds a stopped job has between SIGTERM (the run inside records "interrupted", cleans up) and SIGKILL.
+GRACE = 30
+NEVER = "0001-01-01T00:00:00Z"  # the engine's time for "not yet"
 
 
 def create(client, request: ContainerRequest):
@@ -102,7 +105,8 @@ def copy_output(stream, out=None, err=None) -> None:
 
 
 def wait(container, timeout=None) -> int:
-    """The container's exit code once it stops; JobError on timeout (container stopped) or OOM kill."""
+    """The container's exit code once it stops; JobError on timeout (the job stopped with a grace period), on an
+    OOM kill, or when something outside cnnpipe killed it."""
     import requests
 
     try:
@@ -110,17 +114,34 @@ def wait(container, timeout=None) -> int:
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
         if timeout is None:
             raise EngineError(f"lost the Docker engine while waiting for the job: {engine.first_line(exc)}")
-        kill(container)
+        halt(container)
         raise JobError(f"the job ran longer than --timeout {timeout:g} s and was stopped", exit_code=TIMEOUT_EXIT)
     code = int(result.get("StatusCode", -1))
     if code == OOM_EXIT:
         container.reload()
         if container.attrs.get("State", {}).get("OOMKilled"):
-            limit = container.attrs.get("HostConfig", {}).get("Memory") or 0
-            size = f" of {limit / 2**20:g} MiB" if limit else ""
-            raise JobError(f"the job was killed for exceeding its memory limit{size} (exit 137, OOMKilled); "
-                           f"raise --memory", exit_code=OOM_EXIT)
+            raise JobError(f"the job was killed for exceeding its memory limit{memory_limit(container)} "
+                           f"(exit 137, OOMKilled); raise --memory", exit_code=OOM_EXIT)
+        raise JobError("the job container was killed (exit 137: SIGKILL from outside cnnpipe, such as docker kill); "
+                       "its run folder keeps the last checkpoint", exit_code=OOM_EXIT)
     return code
+
+
+def memory_limit(container) -> str:
+    """`` of N MiB``: the container's memory limit, for messages; empty without one."""
+    limit = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
+    return f" of {limit / 2**20:g} MiB" if limit else ""
+
+
+def halt(container, grace: float = GRACE) -> None:
+    """Stop the container as ``docker stop`` does: SIGTERM, so that the run inside records ``interrupted`` and
+    removes its temporary files, then SIGKILL after ``grace`` seconds; one already stopped is no error."""
+    import docker
+
+    try:
+        container.stop(timeout=grace)
+    except docker.errors.APIError:
+        pass
 
 
 def refresh(container) -> None:
@@ -158,19 +179,30 @@ def remove(container) -> list[Path]:
 
 
 def record(container, run_dirs, exit_code: int | None) -> None:
-    """Write ``container.json`` into each run folder the container made: the image (name and id) that ran."""
+    """Write ``container.json`` into each run folder the container made: the image (name and id) that ran, how
+    the container ended (exit code, OOM kill) and when; read the state (:func:`refresh`) before removing it."""
     attrs = getattr(container, "attrs", None) or {}
     state = attrs.get("State") or {}
+    if exit_code is None and state.get("Status") in ("exited", "dead"):
+        exit_code = state.get("ExitCode")
     info = {
         "image": (attrs.get("Config") or {}).get("Image"),
         "image_id": attrs.get("Image"),
         "container": getattr(container, "id", None),
         "exit_code": exit_code,
+        "oom_killed": bool(state.get("OOMKilled")),
         # The engine's times (RFC 3339, nanoseconds): when the container started and stopped.
-        "started": state.get("StartedAt"),
-        "finished": state.get("FinishedAt"),
+        "started": moment(state.get("StartedAt")),
+        "finished": moment(state.get("FinishedAt")),
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if info["oom_killed"]:
+        info["reason"] = f"killed for exceeding its memory limit{memory_limit(container)} (exit 137, OOMKilled)"
     for run_dir in run_dirs:
         if (Path(run_dir) / "config.json").is_file():
             write_json(Path(run_dir) / RECORD, info)
+
+
+def moment(value):
+    """An engine time, ``None`` for its "not yet"."""
+    return None if not value or value.startswith(NEVER[:4]) else value

@@ -66,6 +66,9 @@ def container_args(config, data_mounted: bool, debug: bool = False) -> list[str]
             "--batch-size", str(config.batch_size), "--lr", repr(float(config.lr)), "--optimizer", config.optimizer,
             "--seed", str(config.seed), "--device", config.device, "--precision", config.precision,
             "--set", f"init={toml_value(config.init)}"]
+    for key in ("momentum", "weight_decay", "nesterov", "crop", "flip"):
+        if getattr(config, key):
+            args += ["--set", f"{key}={toml_value(getattr(config, key))}"]
     if config.resize:
         args += ["--resize", str(config.resize)]
     if config.limit:

@@ -90,9 +90,11 @@ class DockerLauncher:
         return None
 
     def stop(self, job: Job) -> None:
+        from ..docker.container import GRACE
+
         for container in self._find(job):
             try:
-                container.stop(timeout=10)
+                container.stop(timeout=GRACE)  # the run inside records "interrupted"
             except Exception as exc:
                 if not gone(exc):
                     raise
@@ -112,11 +114,12 @@ class DockerLauncher:
         Another scheduler may be finishing the same job: whatever it removed first is skipped.
         """
         from ..docker import container as containers
+        from ..docker.container import GRACE
 
         for container in self._find(job):
             try:
                 if container.status == "running":
-                    container.stop(timeout=10)
+                    container.stop(timeout=GRACE)  # the run inside records "interrupted"
                     container.reload()
                 output = container.logs()
             except Exception as exc:

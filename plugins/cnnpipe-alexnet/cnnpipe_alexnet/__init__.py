@@ -4,6 +4,8 @@ only when its network is built."""
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def check(hidden, dropout) -> None:
     """A ``ValueError`` saying what is wrong with the architecture arguments, if anything."""

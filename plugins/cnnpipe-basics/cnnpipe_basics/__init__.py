@@ -8,6 +8,8 @@ MXNet is imported only when data is loaded or a network built.
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import REGRESSION, DatasetSpec, ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def load_edge_image(data_dir=None):
     """The 6x8 edge image and its edge map (see :func:`cnnpipe_basics.edge.load`)."""

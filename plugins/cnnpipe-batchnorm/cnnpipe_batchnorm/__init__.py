@@ -7,6 +7,8 @@ from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 from cnnpipe.activations import check_activation, torch_activation
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 RECIPE = Recipe(lr=1.0, batch_size=256, epochs=5)
 
 

@@ -4,6 +4,8 @@ network is built."""
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def plan(growth_rate, num_convs_in_dense_blocks, num_channels) -> list[tuple[int, int | None]]:
     """``(convolutions, channels after the transition or None for the last block)`` per dense block;

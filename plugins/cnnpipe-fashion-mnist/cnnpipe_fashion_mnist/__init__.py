@@ -3,6 +3,8 @@
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import DatasetSpec
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 CLASS_NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 

@@ -4,6 +4,8 @@ network is built."""
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 from .stages import STAGES  # noqa: F401  (importable from the package, as before)
 
 # The narrowest convolutions have 16 channels; a larger ratio would leave some with none.

@@ -5,6 +5,8 @@ from pathlib import Path
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import DatasetSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 # The dataset's options (--set data.NAME=VALUE); load() receives them as keyword arguments.
 OPTIONS = {
     "size": 0,            # resize every picture to size x size on decoding (Pillow's bilinear); 0 keeps the size

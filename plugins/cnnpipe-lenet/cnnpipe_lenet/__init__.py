@@ -4,6 +4,9 @@ from cnnpipe.activations import check_activation, torch_activation
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
+
 def build_lenet(num_classes=10, activation="sigmoid"):
     """conv 6@5x5, max-pool 2/2, conv 16@5x5, max-pool 2/2, dense 120, dense 84, dense ``num_classes``."""
     check_activation(activation)

@@ -3,6 +3,8 @@
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ReporterSpec
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def make(run):
     """The reporter of ``run``, its tracking store checked (a store that cannot be reached stops the run now)."""

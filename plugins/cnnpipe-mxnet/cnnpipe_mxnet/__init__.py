@@ -4,6 +4,8 @@ from cnnpipe.errors import UsageError
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import BackendSpec
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 INSTALL = "pip install 'cnnpipe-mxnet[cpu]' (mxnet 1.9.1 for the CPU) or 'cnnpipe-mxnet[cuda]' (mxnet-cu117); Python 3.11 at most"
 
 

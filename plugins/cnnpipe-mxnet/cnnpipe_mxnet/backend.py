@@ -9,7 +9,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, init, nd
 
-from cnnpipe.backend import Backend, Session, build_network, epoch_seed, parse_device
+from cnnpipe.augment import wanted
+from cnnpipe.backend import Backend, Session, build_network, epoch_seed, network_input, parse_device
 from cnnpipe.errors import UsageError
 from cnnpipe.specs import CLASSIFICATION
 
@@ -76,17 +77,28 @@ def device_arrays(X, y, ctx):
     return Xd, nd.array(np.asarray(y), ctx=ctx, dtype="float32")
 
 
-def device_batches(X, y, batch_size, order=None, resize=None):
+def augmented(X, seed: int, batch: int, crop: int, flip: bool):
+    """``X`` cropped and flipped as :mod:`cnnpipe.augment` draws for batch ``batch`` of the epoch seeded ``seed``."""
+    from cnnpipe.augment import indices
+
+    idx = nd.array(indices(seed, batch, tuple(X.shape), crop, flip), ctx=X.context, dtype="int64")
+    padded = nd.pad(X, mode="constant", pad_width=(0, 0, 0, 0, crop, crop, crop, crop)) if crop else X
+    return nd.take(padded.reshape(-1), idx)
+
+
+def device_batches(X, y, batch_size, order=None, resize=None, augment=None):
     """Yield device ``(X, y)`` batches of arrays from :func:`device_arrays`, gathered in ``order`` (which may hold
-    only some of the examples: a worker's shard)."""
+    only some of the examples: a worker's shard); ``augment(X, batch number)`` changes each batch before resizing."""
     n = X.shape[0] if order is None else order.shape[0]
-    for start in range(0, n, batch_size):
+    for batch, start in enumerate(range(0, n, batch_size)):
         stop = min(start + batch_size, n)
         if order is None:
             Xb, yb = X[start:stop], y[start:stop]
         else:
             idx = order[start:stop]
             Xb, yb = nd.take(X, idx), nd.take(y, idx)
+        if augment is not None:
+            Xb = augment(Xb, batch)
         if resize and Xb.shape[2:] != (resize, resize):
             Xb = nd.contrib.BilinearResize2D(Xb, height=resize, width=resize)
         yield Xb, yb
@@ -105,6 +117,18 @@ def evaluate_accuracy(net, X, y, batch_size, ctx, resize) -> float:
 def squared_loss(y_hat, y):
     """The book's squared loss (d2l 5.1.4), element by element."""
     return (y_hat - y) ** 2
+
+
+def optimizer_args(cfg) -> tuple[str, dict]:
+    """``(MXNet optimizer name, its arguments)`` for a run's optimizer settings; Nesterov SGD is MXNet's ``nag``."""
+    name = cfg.optimizer.lower()
+    params = {"learning_rate": cfg.lr}
+    if cfg.weight_decay:
+        params["wd"] = cfg.weight_decay
+    if name in ("sgd", "nag") and cfg.momentum:
+        params["momentum"] = cfg.momentum
+        name = "nag" if cfg.nesterov else name
+    return name, params
 
 
 class MXNetBackend(Backend):
@@ -129,7 +153,7 @@ class MXNetBackend(Backend):
         if config.resize:
             shape = shape[:1] + (config.resize, config.resize)
         num_classes = data.num_classes if data is not None and data.num_classes else 10
-        net = build_network(model, self.name, config.arch, num_classes)
+        net = build_network(model, self.name, config.arch, num_classes, shape)
         # Some bad arguments (an unknown activation, say) only show once data flows.
         try:
             net.initialize()
@@ -138,8 +162,19 @@ class MXNetBackend(Backend):
             raise UsageError(f"model '{model.name}' cannot take {shape} inputs with architecture arguments "
                              f"{dict(config.arch)}: {mxnet_message(exc)}")
 
+    def layer_table(self, model, arch, shape):
+        from .summary import layer_table
+
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
+        net.initialize(init.Xavier())
+        try:
+            return layer_table(net, nd.zeros(shape))
+        except (mx.base.MXNetError, ValueError, TypeError) as exc:
+            raise UsageError(f"model '{model.name}' cannot take {tuple(shape[1:])} inputs with architecture "
+                             f"arguments {dict(arch)}: {mxnet_message(exc)}")
+
     def describe(self, model, arch, shape):
-        net = build_network(model, self.name, arch, 10)
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.initialize(init.Xavier())
         X = nd.zeros(shape)
         layers = []
@@ -179,7 +214,8 @@ class GluonSession(Session):
         self.ctx = context(device)
         self.classify = run.model.task == CLASSIFICATION
         mx.random.seed(cfg.seed)
-        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes)
+        self.own_init = run.model.own_init
+        self.net = build_network(run.model, "mxnet", cfg.arch, data.num_classes, network_input(cfg, data.input_shape))
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss() if self.classify else squared_loss
         self.optimizer = None
         # The data are converted once, not per batch: the same float32 values, no per-batch host copies.
@@ -192,8 +228,8 @@ class GluonSession(Session):
 
     def _ready(self):
         self.net.hybridize(**HYBRIDIZE)
-        self.optimizer = gluon.Trainer(self.net.collect_params(), self.cfg.optimizer.lower(),
-                                       {"learning_rate": self.cfg.lr}, **distributed.trainer_options(self.world))
+        name, params = optimizer_args(self.cfg)
+        self.optimizer = gluon.Trainer(self.net.collect_params(), name, params, **distributed.trainer_options(self.world))
         distributed.start(self.optimizer, self.world)
 
     def initialize(self) -> None:
@@ -201,7 +237,12 @@ class GluonSession(Session):
         # Draw them now from that same seed: a seed gives the parameters it gave before, and the workers of a
         # distributed run (whose epoch seeds differ by rank) all start from the same parameters.
         mx.random.seed(epoch_seed(self.cfg.seed, 1))
-        self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
+        # A model that keeps its own initialisation gets its parameters' own initialisers (Gluon's default
+        # for those without one), not the book's.
+        if self.own_init:
+            self.net.initialize(ctx=self.ctx)
+        else:
+            self.net.initialize(INITIALIZERS[self.cfg.init](), ctx=self.ctx)
         X, _ = next(device_batches(self.train_X[:1], self.train_y[:1], 1, resize=self.cfg.resize))
         self.net(X)
         self._ready()
@@ -214,11 +255,14 @@ class GluonSession(Session):
 
     def begin_epoch(self, epoch: int, seed: int) -> None:
         mx.random.seed(seed)
+        self.epoch_seed = seed
         self._zero()
 
     def batches(self, order):
         order = nd.array(order, ctx=self.ctx, dtype="int64")
-        return device_batches(self.train_X, self.train_y, self.cfg.batch_size, order, self.cfg.resize)
+        cfg = self.cfg
+        augment = (lambda X, batch: augmented(X, self.epoch_seed, batch, cfg.crop, cfg.flip)) if wanted(cfg) else None
+        return device_batches(self.train_X, self.train_y, cfg.batch_size, order, cfg.resize, augment)
 
     def step(self, batch) -> None:
         X, y = batch

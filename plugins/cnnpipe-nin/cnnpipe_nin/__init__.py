@@ -6,6 +6,8 @@ from collections import OrderedDict
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def nin_block(num_channels, kernel_size, strides, padding, prefix=None):
     """One convolution followed by two 1x1 convolutions, all with ReLU (the book's ``nin_block``)."""

@@ -4,6 +4,8 @@ its network is built."""
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 
 def stages(num_channels, num_residuals) -> list[tuple[int, int]]:
     """``(channels, residual blocks)`` per stage; a ``ValueError`` saying what is wrong otherwise."""

@@ -11,6 +11,8 @@ from cnnpipe.errors import UsageError
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ReporterSpec
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 FOLDER = "tensorboard"
 SCALARS = {
     "train_loss": "loss/train",

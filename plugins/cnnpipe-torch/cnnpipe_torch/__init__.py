@@ -5,6 +5,8 @@ from cnnpipe.errors import UsageError
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import BackendSpec
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 INSTALL = ("pip install torch (its CUDA build on Linux), or the CPU build: "
            "pip install torch --index-url https://download.pytorch.org/whl/cpu")
 

@@ -39,7 +39,7 @@ class TorchBackend(Backend):
         if config.resize:
             shape = shape[:1] + (config.resize, config.resize)
         num_classes = data.num_classes if data is not None and data.num_classes else 10
-        net = build_network(model, self.name, config.arch, num_classes)
+        net = build_network(model, self.name, config.arch, num_classes, shape)
         try:
             with torch.no_grad():
                 net.eval()(torch.zeros((1,) + shape))
@@ -47,8 +47,18 @@ class TorchBackend(Backend):
             raise UsageError(f"model '{model.name}' cannot take {shape} inputs with architecture arguments "
                              f"{dict(config.arch)}: {str(exc).strip().splitlines()[0]}")
 
+    def layer_table(self, model, arch, shape):
+        from .summary import layer_table
+
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
+        try:
+            return layer_table(net, torch.zeros(shape), layer_name)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise UsageError(f"model '{model.name}' cannot take {tuple(shape[1:])} inputs with architecture "
+                             f"arguments {dict(arch)}: {str(exc).strip().splitlines()[0]}")
+
     def describe(self, model, arch, shape):
-        net = build_network(model, self.name, arch, 10)
+        net = build_network(model, self.name, arch, 10, tuple(shape[1:]))
         net.eval()
         X = torch.zeros(shape)
         layers = []

@@ -93,6 +93,15 @@ def to_float(X: torch.Tensor) -> torch.Tensor:
     return X.float().div_(255) if X.dtype == torch.uint8 else X.float()
 
 
+def augmented(X: torch.Tensor, seed: int, batch: int, crop: int, flip: bool) -> torch.Tensor:
+    """``X`` cropped and flipped as :mod:`cnnpipe.augment` draws for batch ``batch`` of the epoch seeded ``seed``."""
+    from cnnpipe.augment import indices
+
+    idx = torch.from_numpy(indices(seed, batch, tuple(X.shape), crop, flip)).to(X.device)
+    padded = F.pad(X, (crop,) * 4) if crop else X
+    return padded.reshape(-1)[idx]
+
+
 def resized(X: torch.Tensor, resize: int | None) -> torch.Tensor:
     """Bilinear resize on the device, corners aligned as MXNet's ``BilinearResize2D`` does."""
     if resize and tuple(X.shape[2:]) != (resize, resize):

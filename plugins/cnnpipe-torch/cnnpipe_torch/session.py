@@ -9,12 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnpipe.backend import Session, build_network
+from cnnpipe.backend import Session, build_network, network_input
 from cnnpipe.specs import CLASSIFICATION
 
 from . import distributed, malloc
 from .devices import PRECISIONS, device_of
-from .layers import gluon_batch_norm, initialize, resized, to_float
+from cnnpipe.augment import wanted
+
+from .layers import augmented, gluon_batch_norm, initialize, resized, to_float
 from .optimizers import optimizer
 
 
@@ -39,7 +41,9 @@ class TorchSession(Session):
         if cuda:
             torch.backends.cudnn.benchmark = True  # every batch but the last has one shape
         torch.manual_seed(cfg.seed)
-        self.net = build_network(run.model, "torch", cfg.arch, data.num_classes).to(self.device)
+        self.own_init = run.model.own_init
+        self.net = build_network(run.model, "torch", cfg.arch, data.num_classes,
+                                 network_input(cfg, data.input_shape)).to(self.device)
         gluon_batch_norm(self.net)
         self.loss = nn.CrossEntropyLoss(reduction="none") if self.classify else (lambda y_hat, y: (y_hat - y) ** 2)
         self.train_X, self.train_y = self._tensors(data.train_X, data.train_y)
@@ -75,7 +79,8 @@ class TorchSession(Session):
         self.correct = torch.zeros((), device=self.device, dtype=torch.int64)
 
     def _ready(self):
-        self.optimizer = optimizer(self.cfg.optimizer, self.net.parameters(), self.cfg.lr)
+        self.optimizer = optimizer(self.cfg.optimizer, self.net.parameters(), self.cfg.lr, self.cfg.momentum,
+                                   self.cfg.weight_decay, self.cfg.nesterov)
         self.train_net = distributed.wrap(self.net, self.world, self.device)  # averages gradients over the ranks
         self.eval_net = self.net
         if self.cfg.compile:
@@ -85,7 +90,8 @@ class TorchSession(Session):
 
     def initialize(self) -> None:
         torch.manual_seed(self.cfg.seed)
-        initialize(self.net, self.cfg.init)
+        if not self.own_init:  # else the build's own parameters, drawn after the same seed in __init__
+            initialize(self.net, self.cfg.init)
         self._ready()
 
     def load(self, params, optimizer) -> None:
@@ -101,15 +107,19 @@ class TorchSession(Session):
 
     def begin_epoch(self, epoch: int, seed: int) -> None:
         torch.manual_seed(seed)
+        self.epoch_seed = seed
         self.net.train()
         self._zero()
 
     def batches(self, order):
         order = torch.from_numpy(np.asarray(order, dtype=np.int64)).to(self.device)
-        bs = self.cfg.batch_size
-        for start in range(0, len(order), bs):
+        bs, cfg = self.cfg.batch_size, self.cfg
+        for batch, start in enumerate(range(0, len(order), bs)):
             idx = order[start:start + bs]
-            yield self._input(self.train_X.index_select(0, idx)), self.train_y.index_select(0, idx)
+            X = self.train_X.index_select(0, idx)
+            if wanted(cfg):
+                X = augmented(X, self.epoch_seed, batch, cfg.crop, cfg.flip)
+            yield self._input(X), self.train_y.index_select(0, idx)
 
     def step(self, batch) -> None:
         X, y = batch

@@ -5,6 +5,8 @@ PyTorch.  A framework is imported only when its network is built.
 from cnnpipe.hookspecs import hookimpl
 from cnnpipe.specs import ModelSpec, Recipe
 
+CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
+
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 
 
