@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine (run as root): the real
 # Fashion-MNIST, systemd-analyze (to check the scheduler's unit), venv, a Docker engine with a
-# locally built base image, and tox.  Idempotent: only what is missing is installed.
+# locally built base image, a one-node Slurm cluster (.ci/slurm-setup.sh), and tox.  Idempotent: only what is
+# missing is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -15,4 +16,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 bash .ci/docker-setup.sh
+sh .ci/slurm-setup.sh
 python3 -m pip install --quiet --disable-pip-version-check tox

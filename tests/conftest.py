@@ -1,8 +1,8 @@
 """Fixtures for the integration tests: plugins installed into a temporary site folder, small datasets,
 child processes that take Ctrl-C, and the Docker engine.
 
-Markers select what a test needs: ``real_data`` (the real Fashion-MNIST) and ``docker`` (a Docker
-engine with the base image).  A missing requirement skips the test with its reason, except under CI
+Markers select what a test needs: ``real_data`` (the real Fashion-MNIST), ``docker`` (a Docker
+engine with the base image) and ``slurm`` (a Slurm cluster, ``.ci/slurm-setup.sh``).  A missing requirement skips the test with its reason, except under CI
 (``CI=true``, set by ``.ci/run``), where it fails; ``pytest -m "not docker"`` is a quick run.  A test
 not marked ``docker`` cannot reach an engine: ``DOCKER_HOST`` points nowhere while it runs.
 """
@@ -33,11 +33,14 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and not os.environ.get("OMP_NUM_T
 
 def test_group(item) -> str | None:
     """The xdist group of a test (``--dist loadgroup``): tests that must not overlap, or that share an expensive
-    fixture, run in one worker.  Docker tests share the engine and the job image's build; the tests of what
+    fixture, run in one worker.  Docker tests share the engine and the job image's build; Slurm tests share the
+    one-node cluster; the tests of what
     comes after training share the LeNet runs of ``trained.py``; a module's own module- or session-scoped
     fixtures (wheels, venvs, trained runs) are built once."""
     if item.get_closest_marker("docker"):
         return "docker"
+    if item.get_closest_marker("slurm"):  # one node of two CPUs: jobs of several workers would queue behind each other
+        return "slurm"
     module = getattr(item, "module", None)
     if module is not None and hasattr(module, "lenet_run"):
         return "trained-lenet"
@@ -150,9 +153,24 @@ def engine_problem() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def cluster_problem() -> str | None:
+    """Why the Slurm tests cannot run here (no client commands, no node up), or ``None``."""
+    try:
+        found = subprocess.run(["sinfo", "--noheader", "--format=%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"no Slurm cluster ({type(exc).__name__}); start one with .ci/slurm-setup.sh"
+    states = found.stdout.split()
+    if found.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed", "allocated") for s in states):
+        return f"no Slurm node is up ({found.stderr.strip() or states}); start one with .ci/slurm-setup.sh"
+    return None
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("docker") and engine_problem():
         unavailable(engine_problem())
+    if item.get_closest_marker("slurm") and cluster_problem():
+        unavailable(cluster_problem())
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,7 @@ def cli(*args, env=None):
 def test_docker_options_need_the_docker_runner():
     result = cli("run", "lenet", "fashion-mnist", "--memory", "1g", "--timeout", "5")
     assert result.exit_code == 2
-    assert result.stderr == "cnnpipe: error: --memory, --timeout only apply with --runner docker\n"
+    assert result.stderr == "cnnpipe: error: --memory, --timeout only apply with --runner docker or --runner slurm\n"
 
 
 def test_resume_is_local_only():

@@ -134,7 +134,7 @@ def test_bad_grids_are_one_line_before_anything_runs(tiny_dataset, tmp_path):
         (["--grid", "optimizer=sgd,nosuch"], "unknown optimizer 'nosuch'"),
         (["--grid", "resize=28,2"], "model 'lenet' cannot take (1, 2, 2) inputs"),
         (["--grid", "seed=1", "--resume", "x"], "a sweep continues by itself"),
-        (["--grid", "seed=1", "--memory", "1g"], "--memory only apply with --runner docker"),
+        (["--grid", "seed=1", "--memory", "1g"], "--memory only apply with --runner docker or --runner slurm"),
     ]
     for extra, message in cases:
         result = cli(*base, *extra, cwd=work)

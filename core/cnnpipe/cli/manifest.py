@@ -23,10 +23,14 @@ from .output import emit
 @click.option("--name", help="Name of the Jobs, Service and NetworkPolicy; claims NAME-runs and NAME-data hold the run "
                              "folders and the dataset (default: MODEL-DATASET).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.option("--slurm", is_flag=True, help="Instead: the Slurm batch script of the run (one process, or --workers N "
+                                            "tasks), for sbatch; its run folder is made now.")
 @click.pass_context
 def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port, gpus_per_worker, trainjob, name,
-             output, **params):
+             output, slurm, **params):
     """Print the Kubernetes manifests (a JSON List for kubectl apply -f) that train MODEL on DATASET with --workers N."""
+    if slurm:
+        return slurm_script(ctx, model, dataset, config_file, sets, resume, port, output, debug, params)
     from ..kube.distributed import manifests
     from ..docker.limits import check as check_limits
     from ..docker.request import container_args
@@ -57,3 +61,26 @@ def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port
                         memory=params.get("memory"), cpus=params.get("cpus"), timeout=params.get("timeout"),
                         operator=trainjob)
     emit(json.dumps(listing, indent=2) + "\n", output)
+
+
+def slurm_script(ctx, model, dataset, config_file, sets, resume, port, output, debug, params) -> None:
+    """``cnnpipe manifest --slurm``: the batch script ``--runner slurm`` would submit, for sbatch by hand."""
+    from ..pipeline import resolve, resolve_resume
+    from ..slurm import submit
+    from .slurm import check_options, resources
+
+    check_options("slurm", params)
+    if port is not None:
+        raise UsageError("--port does not apply to a Slurm job; it picks its own port")
+    asked = resources(params, cluster=False)
+    options = settings_of(params)
+    reg = load_registry(ctx)
+    if resume:
+        resolved = resolve_resume(reg, resume, model, dataset, options=options, sets=sets, config_file=config_file)
+    else:
+        resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
+    folder = submit.ready_folder(reg, resolved)
+    job = submit.run_job(resolved, folder, asked, disable=ctx.find_root().obj["disable"],
+                         debug=debug)
+    emit(submit.render(job), output)
+    click.echo(f"cnnpipe: run folder {folder} made for the job; submit the script with sbatch", err=True)

@@ -37,17 +37,21 @@ EXECUTION = (
     click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
     click.option("--port", type=int, help="With --workers: the scheduler's (MXNet) or rendezvous (PyTorch) port on "
                                           "127.0.0.1 (default: a free one)."),
-    click.option("--runner", type=click.Choice(["local", "docker"]), default="local", show_default=True,
-                 help="Run here, or in a container of the job image (see cnnpipe image build)."),
-    click.option("--gpus", help="docker: GPUs for the container: all, a count N, or device ids ID,ID."),
+    click.option("--runner", type=click.Choice(["local", "docker", "slurm"]), default="local", show_default=True,
+                 help="Run here, in a container of the job image (see cnnpipe image build), or as a Slurm job."),
+    click.option("--gpus", help="docker: GPUs for the container: all, a count N, or device ids ID,ID; "
+                                "slurm: GPUs per node, a count N."),
     click.option("--image", help="docker: job image (default: the one built for the installed plugins)."),
-    click.option("--memory", help="docker: memory limit, like 4g."),
-    click.option("--cpus", type=float, help="docker: CPU limit, like 2 or 0.5."),
-    click.option("--timeout", type=float, help="docker: stop the job after this many seconds."),
+    click.option("--memory", help="docker: memory limit, like 4g; slurm: memory per node."),
+    click.option("--cpus", type=float, help="docker: CPU limit, like 2 or 0.5; slurm: CPUs per task."),
+    click.option("--timeout", type=float, help="docker: stop the job after this many seconds; slurm: the time limit "
+                                               "(the job checkpoints and requeues itself shortly before it)."),
+    click.option("--partition", help="slurm: the partition to submit to (default: the cluster's)."),
 )
 SETTING_NAMES = ("backend", "epochs", "batch_size", "lr", "optimizer", "resize", "device", "precision", "seed",
                  "reporters", "out", "limit", "data_dir", "workers", "servers", "threads", "compile")
 CONTAINER_NAMES = ("gpus", "image", "memory", "cpus", "timeout")
+SLURM_NAMES = ("gpus", "memory", "cpus", "timeout", "partition")
 
 
 def run_options(command):

@@ -7,6 +7,7 @@ import click
 from ..errors import UsageError
 from .app import load_registry, main
 from .options import CONTAINER_NAMES, run_options, settings_of
+from .slurm import check_options, run_on_slurm
 
 
 @main.command()
@@ -18,13 +19,13 @@ def run(ctx, model, dataset, config_file, sets, resume, debug, runner, port, **p
         ctx.find_root().obj["debug"] = True
     options = settings_of(params)
     container = {k: params[k] for k in CONTAINER_NAMES}
+    check_options(runner, params)
+    if runner != "local" and port is not None:
+        raise UsageError(f"--port applies to runs started here; a {runner} job picks its own port")
     if runner == "docker":
-        if port is not None:
-            raise UsageError("--port applies to runs started here; a job container picks a free port")
         ctx.exit(run_in_docker(ctx, model, dataset, options, sets, config_file, resume, debug, container))
-    given = [f"--{k}" for k, v in container.items() if v is not None]
-    if given:
-        raise UsageError(f"{', '.join(given)} only apply with --runner docker")
+    if runner == "slurm":
+        return run_on_slurm(ctx, model, dataset, options, sets, config_file, resume, params)
     run_here(ctx, model, dataset, options, sets, config_file, resume, port, debug)
 
 

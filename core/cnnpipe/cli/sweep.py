@@ -7,6 +7,7 @@ import click
 from ..errors import CnnpipeError, UsageError
 from .app import debugging, load_registry, main
 from .options import CONTAINER_NAMES, run_options, settings_of
+from .slurm import check_options, sweep_on_slurm
 
 
 @main.command()
@@ -33,9 +34,7 @@ def sweep(ctx, model, dataset, config_file, sets, resume, debug, runner, grid, p
     if not model or not dataset:
         raise UsageError("cnnpipe sweep needs MODEL and DATASET, e.g. cnnpipe sweep lenet fashion-mnist --grid lr=0.3,0.9")
     container = {k: params[k] for k in CONTAINER_NAMES}
-    given = [f"--{k}" for k, v in container.items() if v is not None]
-    if given and runner != "docker":
-        raise UsageError(f"{', '.join(given)} only apply with --runner docker")
+    check_options(runner, params)
     grid = sweeping.parse_grid(grid)
     options = settings_of(params)
     options["out"] = options.get("out") or sweeping.default_out(model, dataset)
@@ -51,7 +50,10 @@ def sweep(ctx, model, dataset, config_file, sets, resume, debug, runner, grid, p
             click.echo(f"  {item.label}: {'done' if item.action == 'done' else 'running'} in {item.record.path}", err=True)
     todo = [p for p in planned if p.action in ("new", "resume")]
     try:
-        if runner == "docker":
+        if runner == "slurm":
+            if todo:  # the runs are compared once the array is done: by the same command again
+                return sweep_on_slurm(ctx, todo, options["out"], params)
+        elif runner == "docker":
             in_containers(ctx, todo, parallel, container)
         else:
             here(ctx, todo, parallel)
