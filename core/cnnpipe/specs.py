@@ -77,8 +77,10 @@ class DatasetSpec:
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
     ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
     maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
-    table); ``load`` receives them as keyword arguments.  ``install`` says how to get its files
-    (``cnnpipe doctor`` prints it when they are not found).
+    table); ``load`` receives them as keyword arguments.  ``read(path, shape, **options)``, when given, turns one
+    file into examples of ``shape`` as ``load`` would have (``cnnpipe predict`` uses it; it raises
+    :class:`cnnpipe.images.BadFile` naming the file), so that a picture of another size is resized as in training.
+    ``install`` says how to get its files (``cnnpipe doctor`` prints it when they are not found).
     """
 
     name: str
@@ -90,6 +92,7 @@ class DatasetSpec:
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    read: Optional[Callable[..., Any]] = None
     install: str = ""
     dist: str = ""
 
