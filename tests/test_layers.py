@@ -21,7 +21,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 FLOORS = (
     ("base", "plain data and helpers every floor shares, the low-level multi-process contract",
      ("", "errors", "files", "specs", "config", "activations", "images", "interrupts", "processes", "datacheck",
-      "charts", "threads", "requirements", "api", "augment", "distributed", "distributed.engine", "distributed.environment")),
+      "charts", "threads", "requirements", "api", "augment", "datasource", "distributed", "distributed.engine", "distributed.environment")),
     ("run state", "the run plugins see and the folder it writes",
      ("run", "rundir")),
     ("contract", "what backends and other plugins implement, seeing a run",
@@ -37,13 +37,13 @@ FLOORS = (
      ("docker", "docker.attached", "docker.container", "docker.engine", "docker.image", "docker.limits",
       "docker.request", "docker.source", "docker.staging", "docker.wheels",
       "slurm", "slurm.cluster", "slurm.script", "slurm.submit", "slurm.task")),
-    ("services", "the scheduler and Kubernetes manifests",
+    ("services", "the scheduler, Kubernetes manifests, the machine's checks (doctor)",
      ("schedule", "schedule.define", "schedule.launcher", "schedule.records", "schedule.resources",
       "schedule.scheduler", "schedule.slots", "schedule.store", "schedule.testing",
-      "kube", "kube.cronjob", "kube.distributed", "kube.pods")),
+      "kube", "kube.cronjob", "kube.distributed", "kube.pods", "doctor")),
     ("cli", "the command line and what drives it (the pytest plugin for plugin authors)",
      ("cli", "cli.app", "cli.containers", "cli.evaluate", "cli.export", "cli.image", "cli.install", "cli.jobs",
-      "cli.listing", "cli.manifest", "cli.docgen", "cli.slurm", "cli.options", "cli.output", "cli.run", "cli.runs", "cli.schedule", "cli.sweep",
+      "cli.listing", "cli.manifest", "cli.docgen", "cli.slurm", "cli.doctor", "cli.options", "cli.output", "cli.run", "cli.runs", "cli.schedule", "cli.sweep",
       "__main__", "testing")),
 )
 FLOOR = {("cnnpipe." + name).rstrip("."): level for level, (_, _, names) in enumerate(FLOORS) for name in names}

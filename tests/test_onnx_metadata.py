@@ -119,3 +119,16 @@ def test_evaluate_an_exported_file(pictures, tmp_path, cnnpipe_cli):
     assert exported["examples"] == own["examples"] == 9  # data.test_fraction=0.5 came from the file's metadata
     assert exported["confusion"] == own["confusion"] and abs(exported["loss"] - own["loss"]) < 1e-5
     assert exported["accuracy"] == own["accuracy"]
+
+
+def test_predict_resizes_pictures_as_the_dataset_decoded_them(pictures, tmp_path, cnnpipe_cli):
+    folder, loose = pictures
+    result = cnnpipe_cli("run", "lenet", "imagefolder", "--data-dir", str(folder), "--backend", "torch", "--epochs", "1",
+                         "--batch-size", "4", "--set", "data.size=20", "--reporter", "console", "--out", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    big = tmp_path / "big.png"
+    Image.open(loose[0]).resize((40, 30)).save(big)
+    answer = cnnpipe_cli("predict", str(run), str(big), loose[1], "--json")
+    assert answer.exit_code == 0, answer.output
+    assert [row["file"] for row in json.loads(answer.stdout)] == [str(big), loose[1]]

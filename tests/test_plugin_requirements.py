@@ -57,3 +57,12 @@ def test_met_requirements_are_ok_and_no_framework_is_imported(install_plugin):
             "print([i.status for i in r.infos if i.name == 'outside'], 'torch' in sys.modules, 'mxnet' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['ok'] False False"
+
+
+def test_the_cores_own_requirements_are_not_a_plugins(install_plugin):
+    # A --no-deps install may lack what only some commands of the core need; plugins stay usable.
+    install_with(install_plugin, ["cnnpipe>=0.2"])
+    code = ("from cnnpipe import requirements as r; i = r.Installed(); "
+            "i._meta['cnnpipe'] = (r.Requirement('no-such-core-dependency'),); print(r.unmet('cnnpipe-outside', i))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "None"

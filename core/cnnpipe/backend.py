@@ -66,6 +66,10 @@ class Backend(ABC):
     def versions(self) -> dict[str, str]:
         """Library versions to record in ``config.json``, e.g. ``{"mxnet": "1.9.1"}``."""
 
+    def build(self) -> tuple[str, int]:
+        """The framework build's CUDA version (``""`` for a CPU build) and how many GPUs it can use here."""
+        return "", 0
+
     @abstractmethod
     def check(self, config: RunConfig, model: ModelSpec, data: Data) -> None:
         """Raise :class:`UsageError` for what this backend cannot honour (optimizer, initialiser, device,

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import config as cfg
 from .errors import CnnpipeError, UsageError, one_line
-from .pipeline import load_data, pick_backend
+from .pipeline import load_backend, load_data, pick_backend
 from .rundir import PARAMS, RunDir
 from .run import Run
 from .specs import CLASSIFICATION, Data
@@ -91,7 +91,7 @@ def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", dev
     own = registry.dataset(config.dataset)
     spec = own if dataset in (None, config.dataset) else registry.dataset(dataset)
     backend_spec = pick_backend(registry, model, config.backend)
-    backend = backend_spec.load()
+    backend = load_backend(backend_spec)
     data = load_data(spec, model, config)
     if spec is not own:
         check_compatible(config, own, spec, data)

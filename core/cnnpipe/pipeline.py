@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 
-from . import __version__, config as cfg, threads, training
+from . import __version__, config as cfg, datasource, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
@@ -19,7 +19,7 @@ from .rundir import RunDir
 from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
 
-RESUME_MAY_CHANGE = {"epochs", "device", "reporters"}
+RESUME_MAY_CHANGE = {"epochs", "device", "reporters", "data_dir"}  # data_dir: checked by hashes
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,20 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
 
 
 def pick_backend(registry, model: ModelSpec, name: str | None) -> BackendSpec:
-    """The named backend, else the model's first; it must be installed and build the model."""
-    name = name or model.backends[0]
+    """The named backend, else :func:`default_backend`; it must be installed and build the model."""
+    name = name or default_backend(registry, model)
     if name not in model.backends:
         raise UsageError(f"model '{model.name}' has no {name} build; it offers: {', '.join(model.backends)}")
     return registry.backend(name)
+
+
+def default_backend(registry, model: ModelSpec) -> str:
+    """The model's first backend that is registered with its framework installed; else its first."""
+    registered = set(registry.names("backends"))
+    for name in model.backends:
+        if name in registered and registry.backend(name).installed():
+            return name
+    return model.backends[0]
 
 
 def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:
@@ -134,7 +143,8 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     run_dir = RunDir.open(path)
     if lock:
         run_dir.lock()
-    saved = run_dir.read_config()["config"]
+    record = run_dir.read_config()
+    saved = record["config"]
     for given, key in ((model_name, "model"), (dataset_name, "dataset")):
         if given is not None and given != saved.get(key):
             raise UsageError(f"{run_dir.path} is a run of {key} '{saved.get(key)}', not '{given}'")
@@ -142,7 +152,7 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     fixed = sorted(set(options) - RESUME_MAY_CHANGE)
     if fixed or sets or config_file:
         what = ", ".join(f"--{cfg.flag(k)}" for k in fixed) or "--set/--config"
-        raise UsageError(f"--resume continues the saved configuration; {what} cannot change (only --epochs, --device, --reporter)")
+        raise UsageError(f"--resume continues the saved configuration; {what} cannot change (only --epochs, --device, --reporter, --data-dir)")
     source = f"run folder configuration {run_dir.file('config.json')}"
     try:
         config = cfg.RunConfig.from_saved(saved)
@@ -156,6 +166,9 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     config = replace(config, **cfg.check_layer(options, "options"))
     model = registry.model(config.model)
     dataset = registry.dataset(config.dataset)
+    source = record.get(datasource.KEY) if isinstance(record.get(datasource.KEY), dict) else None
+    config.data_dir = datasource.resume_dir(source, config.data_dir, options.get("data_dir"))
+    datasource.verify(dataset, config.data_dir, source)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
     done, history, damaged = run_dir.newest_checkpoint()
@@ -189,6 +202,15 @@ def plugin_call(what: str, call, *args, **kwargs):
         raise PluginError(f"{what}: {one_line(exc)}") from exc
 
 
+def load_backend(spec: BackendSpec):
+    """``spec.load()``; an unexpected failure (a missing native library, say) names the backend and points
+    to ``cnnpipe doctor``, which checks each piece it needs."""
+    try:
+        return plugin_call(f"backend '{spec.name}' ({spec.dist}) failed to load", spec.load)
+    except PluginError as exc:
+        raise PluginError(f"{exc}; run 'cnnpipe doctor' to check what it needs") from exc.__cause__
+
+
 def load_data(dataset: DatasetSpec, model: ModelSpec, config: cfg.RunConfig):
     """Load and check the dataset, keeping the first ``config.limit`` examples of each split when set."""
     data = plugin_call(f"dataset '{dataset.name}' ({dataset.dist}) failed to load", dataset.load,
@@ -213,7 +235,7 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     config, model, named = resolved.config, resolved.model, f"backend '{resolved.backend.name}' ({resolved.backend.dist})"
     data = load_data(resolved.dataset, model, config)  # first: a data problem needs no framework to show
     thread_record = threads.settle(config.threads, config.workers)  # before the framework's OpenMP starts
-    backend = plugin_call(f"{named} failed to load", resolved.backend.load)
+    backend = load_backend(resolved.backend)
     plugin_call(f"{named} failed to check model '{model.name}' ({model.dist})", backend.check, config, model, data)
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
@@ -226,12 +248,15 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     if not world.leader:
         return run, reporters
     if resolved.run_dir is None:
+        failed = f"dataset '{resolved.dataset.name}' ({resolved.dataset.dist}) failed to locate its files"
+        source = plugin_call(failed, datasource.record, resolved.dataset, config.data_dir)  # before the folder exists
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
         record = {
             "config": config.to_dict(),
             "versions": {**used_versions(resolved), "cnnpipe": __version__, **plugin_versions(registry),
                          **backend.versions()},
             "classes": list(data.class_names),
+            datasource.KEY: source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "threads": thread_record,
         }

@@ -119,6 +119,8 @@ def check_model_spec(spec: specs.ModelSpec) -> None:
 def check_dataset_spec(spec: specs.DatasetSpec) -> None:
     if not callable(spec.load) or (spec.locate is not None and not callable(spec.locate)):
         raise TypeError(f"dataset '{spec.name}' needs load (and locate, when given) to be functions")
+    if spec.read is not None and not callable(spec.read):
+        raise TypeError(f"dataset '{spec.name}' needs read to be a function")
     if not isinstance(spec.options, Mapping):
         raise TypeError(f"dataset '{spec.name}' needs options={{option name: default value}}")
     if spec.defaults is not None and not isinstance(spec.defaults, specs.Recipe):

@@ -16,6 +16,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 
+CORE = "cnnpipe"
+
+
 class Installed:
     """The installed distributions, each one's metadata read at most once (parsing it is the slow part)."""
 
@@ -60,11 +63,17 @@ def unmet(dist: str, installed: Installed | None = None) -> str | None:
     Pass one :class:`Installed` to several checks to read each distribution's metadata once."""
     installed = installed or Installed()
     top = canonicalize_name(dist)
-    seen: set[str] = set()
+    # The core runs, so its own requirements are not a plugin's problem (an install with --no-deps, as on the
+    # GPU machines, may well lack the Docker SDK that only `--runner docker` needs).
+    seen: set[str] = {CORE}
     todo = [(top, dist)]
     while todo:
         key, shown = todo.pop(0)
         if key in seen or key in installed.ok or key not in installed.dists:
+            continue
+        if key == CORE and key != top:
+            # The core is running: whatever it needs for its own commands (docker, croniter) is its business,
+            # and a plugin must not turn broken on a machine without them (the GPU machine of gpu_check.sh).
             continue
         seen.add(key)
         via = "" if key == top else f", required by {shown}"

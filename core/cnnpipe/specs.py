@@ -74,7 +74,10 @@ class DatasetSpec:
     dataset made in code); ``--runner docker`` mounts the folder read-only in the job container.
     ``defaults`` is a :class:`Recipe` used for models that have no recipe for this dataset.  ``options``
     maps the names of the dataset's own settings to their defaults (``--set data.NAME=V``, a ``[data]``
-    table); ``load`` receives them as keyword arguments.
+    table); ``load`` receives them as keyword arguments.  ``read(path, shape, **options)``, when given, turns one
+    file into examples of ``shape`` as ``load`` would have (``cnnpipe predict`` uses it; it raises
+    :class:`cnnpipe.images.BadFile` naming the file), so that a picture of another size is resized as in training.
+    ``install`` says how to get its files (``cnnpipe doctor`` prints it when they are not found).
     """
 
     name: str
@@ -86,6 +89,8 @@ class DatasetSpec:
     locate: Optional[Callable[..., Any]] = None
     defaults: Optional[Recipe] = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    read: Optional[Callable[..., Any]] = None
+    install: str = ""
     dist: str = ""
 
 
@@ -94,8 +99,8 @@ class ModelSpec:
     """A model: one network, built by each backend it offers.
 
     ``builds`` maps backend names to ``build(num_classes=..., **arch)``, which returns an
-    uninitialised network of that backend (a Gluon ``HybridBlock``, a ``torch.nn.Module``); the
-    first entry is the backend used when the user names none.  ``arch`` holds the architecture
+    uninitialised network of that backend (a Gluon ``HybridBlock``, a ``torch.nn.Module``); when the
+    user names none, the first entry whose framework is installed is used.  ``arch`` holds the architecture
     arguments a user may override (``--set arch.NAME=V``), the same for every backend; ``recipes``
     maps dataset names to the book's :class:`Recipe`; ``sample_shape`` is the input ``cnnpipe info``
     traces layer by layer; ``task`` is :data:`CLASSIFICATION` or :data:`REGRESSION`.  A build that takes an
@@ -129,7 +134,9 @@ class BackendSpec:
     :class:`cnnpipe.errors.UsageError` (saying what to install) when the framework is missing.
     Nothing heavy is imported before ``load`` is called.  ``launcher`` names how the backend trains in
     several processes (``--workers``): ``"ps-lite"`` (MXNet's parameter server, ``DMLC_*`` variables) or
-    ``"torchrun"`` (``torch.distributed.run``); empty when it trains in one process only.
+    ``"torchrun"`` (``torch.distributed.run``); empty when it trains in one process only.  ``framework`` is
+    the framework's import name (``"mxnet"``): a model's default backend is its first whose framework is
+    installed, found without importing it; empty means always installed.
     """
 
     name: str
@@ -137,7 +144,14 @@ class BackendSpec:
     _: KW_ONLY
     summary: str = ""
     launcher: str = ""
+    framework: str = ""
     dist: str = ""
+
+    def installed(self) -> bool:
+        """Whether the framework can be imported (looked up, not imported)."""
+        import importlib.util
+
+        return not self.framework or importlib.util.find_spec(self.framework) is not None
 
 
 @dataclass(frozen=True)

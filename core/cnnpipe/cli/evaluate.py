@@ -146,7 +146,9 @@ def predict(ctx, run_dir, files, top, as_json, checkpoint, device):
     opened = inference.open_run(load_registry(ctx), run_dir, checkpoint=checkpoint, device=device, whole_split=False)
     inference.require_classifier(opened)
     classify = lambda X: inference.classify(opened, X, top)  # noqa: E731
-    classify_files(files, tuple(opened.run.data.test_X.shape[1:]), classify, as_json)
+    spec, options = opened.run.dataset, dict(opened.run.config.data)
+    reader = (lambda file, shape: spec.read(file, shape, **options)) if spec.read else None  # noqa: E731
+    classify_files(files, tuple(opened.run.data.test_X.shape[1:]), classify, as_json, reader)
 
 
 def predict_exported(path, files, top, as_json) -> None:
@@ -169,8 +171,9 @@ def predict_exported(path, files, top, as_json) -> None:
     classify_files(files, model.shape, classify, as_json)
 
 
-def classify_files(files, shape, classify, as_json) -> None:
-    """Read ``files`` as examples of ``shape``, rank each one's classes with ``classify`` and print them."""
+def classify_files(files, shape, classify, as_json, reader=None) -> None:
+    """Read ``files`` as examples of ``shape`` (with the dataset's ``reader`` when it has one), rank each one's
+    classes with ``classify`` and print them."""
     import numpy as np
 
     from .. import images
@@ -178,7 +181,7 @@ def classify_files(files, shape, classify, as_json) -> None:
     names, arrays, failed = [], [], 0
     for file in files:
         try:
-            X = images.read(file, shape)
+            X = (reader or images.read)(file, shape)
         except images.BadFile as exc:
             click.echo(f"cnnpipe: error: {exc}", err=True)
             failed += 1

@@ -55,6 +55,9 @@ def info(ctx, name, resize, sets, backend):
             click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
         if spec.defaults is not None:
             click.echo(f"defaults for models without a recipe for it: {describe(spec.defaults)}")
+        if spec.options:
+            shown = ", ".join(f"{key}={value!r}" for key, value in spec.options.items())
+            click.echo(f"options (--set data.NAME=VALUE): {shown}")
     elif kind == "backends":
         models = [m for m in reg.names("models") if name in reg.model(m).backends]
         click.echo(f"builds {len(models)} installed model(s): {', '.join(models) or 'none'}")
@@ -62,7 +65,7 @@ def info(ctx, name, resize, sets, backend):
 
 def describe_model(reg, spec, resize, sets, backend_name):
     from ..config import check_setting, parse_sets
-    from ..pipeline import describe, pick_backend, plugin_call
+    from ..pipeline import describe, load_backend, pick_backend, plugin_call
 
     arch = {**spec.arch, **parse_sets([s if s.startswith("arch.") else f"arch.{s}" for s in sets]).get("arch", {})}
     unknown = sorted(set(arch) - set(spec.arch))
@@ -73,7 +76,7 @@ def describe_model(reg, spec, resize, sets, backend_name):
         shape = shape[:2] + (check_setting("resize", resize),) * 2
     backend = pick_backend(reg, spec, backend_name)
     click.echo(f"backends {', '.join(spec.backends)}; architecture arguments: {arch or 'none'}")
-    loaded = plugin_call(f"backend '{backend.name}' ({backend.dist}) failed to load", backend.load)
+    loaded = load_backend(backend)
     what = f"backend '{backend.name}' ({backend.dist}) failed to trace model '{spec.name}' for a {shape} input"
     try:
         rows = plugin_call(what, loaded.layer_table, spec, arch, shape)

@@ -34,4 +34,5 @@ def cnnpipe_register_datasets(register):
         summary="Zalando's 70,000 28x28 grey images of clothing in 10 classes (d2l 3.5)",
         input_shape=(1, 28, 28),
         num_classes=10,
+        install="apt-get install dataset-fashion-mnist (Debian, Ubuntu), or --data-dir DIR with the four .gz files",
     ))

@@ -30,12 +30,20 @@ def load(data_dir=None, **options):
     return load_cached(Path(data_folder(data_dir)), {**OPTIONS, **options})
 
 
+def read(path, shape, size=0, **_):
+    """One picture as ``cnnpipe predict`` needs it: decoded as ``load`` decodes (channels, ``data.size`` resize)."""
+    from .decode import read_one
+
+    return read_one(path, shape, size)
+
+
 @hookimpl
 def cnnpipe_register_datasets(register):
     register(DatasetSpec(
         "imagefolder", load,
         locate=locate,
         options=OPTIONS,
+        read=read,
         defaults=Recipe(lr=0.05, batch_size=32, epochs=10),
         summary="your pictures (PNG, JPEG; grey or colour), a folder per class: DIR/CLASS/*, or DIR/train/CLASS/* "
                 "and DIR/test/CLASS/*; --data-dir DIR",

@@ -63,3 +63,19 @@ def decode(paths: list[Path], channels: int, size: int) -> np.ndarray:
                 raise UsageError(f"cannot decode {path}: {exc}")
         out.append(X[None] if channels == 1 else X.transpose(2, 0, 1))
     return np.stack(out)
+
+
+def read_one(path, shape, size: int) -> np.ndarray:
+    """One picture file as ``(1, C, H, W)`` uint8, decoded and resized as training decoded it; a picture of another
+    size is refused when training kept the pictures' own size (``size`` 0)."""
+    from cnnpipe.images import PICTURES, BadFile
+    from cnnpipe.images import read as read_file
+
+    path = Path(path)
+    if path.suffix.lower() not in PICTURES or not size:
+        return read_file(path, shape)  # .npy arrays, and pictures that must already have the size
+    try:
+        X = decode([path], shape[0], size)
+    except UsageError as exc:
+        raise BadFile(str(exc))
+    return X

@@ -23,6 +23,7 @@ def cnnpipe_register_backends(register):
     register(BackendSpec(
         name="mxnet",
         load=load,
+        framework="mxnet",
         launcher="ps-lite",
         summary="MXNet/Gluon, the book's framework: hybridized train_ch5 (default)",
     ))

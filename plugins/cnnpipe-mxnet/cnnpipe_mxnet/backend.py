@@ -57,6 +57,17 @@ def context(device: str):
     return mx.gpu(index)
 
 
+def cuda_of_build() -> str:
+    """The CUDA version of the installed CUDA build, from its distribution's name (``mxnet-cu117``: 11.7)."""
+    from importlib import metadata
+
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("mxnet-cu") and name[8:].isdigit():
+            return f"{name[8:-1]}.{name[-1]}"
+    return "(version unknown)"
+
+
 def mxnet_message(exc) -> str:
     """The line of an MXNet error that says what is wrong, without its C++ traceback."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -138,6 +149,11 @@ class MXNetBackend(Backend):
 
     def versions(self) -> dict[str, str]:
         return {"mxnet": mx.__version__}
+
+    def build(self) -> tuple[str, int]:
+        if not mx.runtime.Features().is_enabled("CUDA"):
+            return "", 0
+        return cuda_of_build(), mx.context.num_gpus()
 
     def check(self, config, model, data=None) -> None:
         if config.optimizer.lower() not in mx.optimizer.Optimizer.opt_registry:

@@ -25,6 +25,7 @@ def cnnpipe_register_backends(register):
     register(BackendSpec(
         name="torch",
         load=load,
+        framework="torch",
         launcher="torchrun",
         summary="PyTorch: the same train_ch5 on CPU or CUDA GPUs",
     ))

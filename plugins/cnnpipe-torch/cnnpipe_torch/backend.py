@@ -27,6 +27,10 @@ class TorchBackend(Backend):
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
+    def build(self) -> tuple[str, int]:
+        cuda = torch.version.cuda or ""
+        return cuda, torch.cuda.device_count() if cuda and torch.cuda.is_available() else 0
+
     def check(self, config, model, data=None) -> None:
         if config.optimizer.lower() not in OPTIMIZERS:
             raise UsageError(f"unknown optimizer '{config.optimizer}'; the torch backend offers: {', '.join(sorted(OPTIMIZERS))}")
