@@ -23,12 +23,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKERS = HERE / "workers.py"
 MANAGED = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE")  # unset for every variant unless it sets them itself
-EPOCH_VARIANTS = ("cnnpipe", "cnnpipe-no-plot", "cnnpipe-torch", "cnnpipe-torch-one-thread", "gluon",
-                  "gluon-per-batch-copy", "gluon-one-thread", "torch", "torch-one-thread")
+EPOCH_VARIANTS = ("cnnpipe", "cnnpipe-no-plot", "cnnpipe-torch", "cnnpipe-torch-one-thread", "cnnpipe-torch-compile",
+                  "gluon", "gluon-per-batch-copy", "gluon-one-thread", "torch", "torch-one-thread")
+# The loaded-machine comparison: cnnpipe (threads from the usable CPUs, waiting passively) against the
+# hand-written loop with PyTorch's default threads, with CPU-bound neighbours running and without.
+LOADED_VARIANTS = ("cnnpipe-torch", "torch")
+NEIGHBOUR = "while True: pass"
 BACKENDS = ("mxnet", "torch")
 RATIOS = (  # (name, numerator, denominator, target): the figure is numerator time / denominator time
     ("cnnpipe / bare Gluon loop", "cnnpipe", "gluon", "<= 1.05"),
     ("cnnpipe --backend torch / hand-written PyTorch loop", "cnnpipe-torch", "torch", "<= 1.00"),
+    ("cnnpipe --backend torch --compile / hand-written PyTorch loop", "cnnpipe-torch-compile", "torch", "<= 0.75"),
     # PyTorch's default threads wait for each other at every operation, which a busy machine punishes
     # unevenly; on one thread each the comparison is of the loops alone.
     ("cnnpipe --backend torch / hand-written PyTorch loop, both on one thread", "cnnpipe-torch-one-thread",
@@ -126,6 +131,40 @@ def bench_epochs(rounds, limit, variants, out) -> dict:
             "runs": runs, "ratios": ratios, "rounds": rounds, "limit": limit}
 
 
+def bench_loaded(rounds, limit, neighbours, out) -> dict:
+    """LeNet epochs with ``neighbours`` CPU-bound processes running, interleaved with quiet ones."""
+    quiet = {v: [] for v in LOADED_VARIANTS}
+    loaded = {v: [] for v in LOADED_VARIANTS}
+    for r in range(rounds):
+        for v in LOADED_VARIANTS:
+            quiet[v].append(worker(["epoch", v, limit or 0, out], variant_env(v))["seconds"])
+        busy = [subprocess.Popen([sys.executable, "-c", NEIGHBOUR]) for _ in range(neighbours)]
+        try:
+            for v in LOADED_VARIANTS:
+                loaded[v].append(worker(["epoch", v, limit or 0, out], variant_env(v))["seconds"])
+        finally:
+            for p in busy:
+                p.kill()
+                p.wait()
+        print(f"  round {r + 1}/{rounds} " + ", ".join(f"{v} {quiet[v][-1]:.1f} s quiet, {loaded[v][-1]:.1f} s loaded"
+                                                       for v in LOADED_VARIANTS), flush=True)
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    return {"neighbours": neighbours, "rounds": rounds, "limit": limit, "quiet": quiet, "loaded": loaded,
+            "slowdown": {v: med([b / a for a, b in zip(quiet[v], loaded[v])]) for v in LOADED_VARIANTS},
+            "loaded_ratio": med([a / b for a, b in zip(loaded["cnnpipe-torch"], loaded["torch"])])}
+
+
+def bench_docker(rounds, out) -> dict:
+    """``docker_overhead.py``'s figures (its own files go to ``out``)."""
+    proc = subprocess.run([sys.executable, str(HERE / "docker_overhead.py"), "--rounds", str(rounds), "--out", str(out)],
+                          env=base_env(), capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"docker_overhead.py failed:\n{proc.stderr[-3000:]}")
+    result = json.loads((Path(out) / "docker_overhead.json").read_text())
+    print(f"  added by --runner docker: {result['median']['added']:.2f} s (median of {rounds})", flush=True)
+    return result
+
+
 def bench_throughput(repeats, steps, size_cap, backends) -> list:
     """Training and inference images per second of every installed classifier in each backend, interleaved."""
     from cnnpipe.registry import build_registry
@@ -220,6 +259,26 @@ def markdown(results, command) -> str:
             per = ", ".join(f"{x:.2f}" for x in r["per_round"])
             lines.append(f"| {r['name']} | {r['ratio']:.2f} | {per} | {r['target']} | {reached(r)} |")
         lines.append("")
+    lo = results.get("loaded")
+    if lo:
+        n = "60 000 training and 10 000 test images" if not lo["limit"] else f"{lo['limit']} training and test images"
+        lines += [f"## LeNet epoch with {lo['neighbours']} CPU-bound neighbours ({n}), {lo['rounds']} interleaved rounds",
+                  "", "| variant | quiet seconds | loaded seconds | loaded / quiet (median) | target |",
+                  "|---|---:|---:|---:|---|"]
+        for v in lo["quiet"]:
+            target = "<= 1.5" if v == "cnnpipe-torch" else ""
+            lines.append(f"| {v} | {statistics.median(lo['quiet'][v]):.1f} | {statistics.median(lo['loaded'][v]):.1f} "
+                         f"| {lo['slowdown'][v]:.2f} | {target} |")
+        lines += ["", f"Loaded: cnnpipe --backend torch / hand-written loop on default threads, same round: "
+                      f"{lo['loaded_ratio']:.2f} (target < 1).", ""]
+    dk = results.get("docker")
+    if dk:
+        med = dk["median"]
+        lines += ["## --runner docker overhead (docker_overhead.py)", "",
+                  f"`{dk['local_command']}` against `{dk['docker_command']}`, {len(dk['rounds'])} interleaved rounds: "
+                  f"local {med['local']:.2f} s, docker {med['docker']:.2f} s, added {med['added']:.2f} s "
+                  f"(range {dk['added_range'][0]:.2f} to {dk['added_range'][1]:.2f}; target <= 1), "
+                  f"container lifetime {med['container_lifetime']:.2f} s.", ""]
     t = results.get("throughput")
     if t:
         lines += throughput_table(t, results.get("throughput_size_cap"))
@@ -267,7 +326,9 @@ def main(argv=None):
     parser.add_argument("--backends", default=",".join(BACKENDS), help="throughput: backends to measure")
     parser.add_argument("--limit", type=int, default=0, help="examples per split for the epoch (0: all)")
     parser.add_argument("--variants", default=",".join(EPOCH_VARIANTS), help="epoch variants to compare")
-    parser.add_argument("--only", default="epochs,throughput,startup,dataset", help="sections to run")
+    parser.add_argument("--only", default="epochs,loaded,throughput,startup,dataset,docker", help="sections to run")
+    parser.add_argument("--neighbours", type=int, default=2, help="loaded: CPU-bound neighbour processes")
+    parser.add_argument("--docker-rounds", type=int, default=5, help="docker: interleaved rounds")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json and RESULTS.md")
     parser.add_argument("--render", metavar="JSON", help="only rewrite RESULTS.md from a results.json")
     args = parser.parse_args(argv)
@@ -290,6 +351,9 @@ def main(argv=None):
         if "epochs" in only:
             print("LeNet epoch:", flush=True)
             results["epochs"] = bench_epochs(args.rounds, args.limit, variants, runs)
+        if "loaded" in only and "torch" in " ".join(variants):
+            print(f"LeNet epoch, {args.neighbours} CPU-bound neighbours:", flush=True)
+            results["loaded"] = bench_loaded(args.rounds, args.limit, args.neighbours, runs)
         if "throughput" in only:
             print("Throughput:", flush=True)
             results["throughput"] = bench_throughput(args.repeats, args.steps, args.size_cap,
@@ -301,6 +365,9 @@ def main(argv=None):
         if "dataset" in only:
             print("Dataset:", flush=True)
             results["dataset"] = bench_dataset(args.repeats)
+        if "docker" in only:
+            print("Docker:", flush=True)
+            results["docker"] = bench_docker(args.docker_rounds, args.out)
     results["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     command = "python benchmarks/bench.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     out = Path(args.out)

@@ -9,11 +9,13 @@
 # Fashion-MNIST's four .gz files.  Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.log.
 #
 # A proof run on a CPU:  bash benchmarks/gpu_check.sh DATA_DIR OUT_DIR --device cpu --limit 512 --resize-cap 32
+# Compiled steps and one precision for every network:  ... --compile --precision bf16
+# Per network it records test accuracy and time per epoch, images/s, peak GPU memory (nvidia-smi) and peak RSS.
 # PYTHON names the interpreter (default python3).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-    echo "usage: bash benchmarks/gpu_check.sh DATA_DIR OUT_DIR [--device cpu] [--limit N] [--resize-cap M] [--epochs E] [--models a,b]" >&2
+    echo "usage: bash benchmarks/gpu_check.sh DATA_DIR OUT_DIR [--device cpu] [--limit N] [--resize-cap M] [--epochs E] [--models a,b] [--compile] [--precision fp32|bf16|fp16]" >&2
     exit 2
 fi
 data_dir=$(realpath "$1")

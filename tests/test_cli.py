@@ -43,9 +43,12 @@ def test_list_shows_every_kind():
 def test_info_prints_the_books_lenet_shapes():
     result = cli("info", "lenet")
     assert result.returncode == 0, result.stderr
-    shapes = [line.split("output shape:")[1].strip() for line in result.stdout.splitlines() if "output shape:" in line]
+    rows = [line.split("output shape:")[1].split("parameters:") for line in result.stdout.splitlines()
+            if "output shape:" in line]
+    shapes = [shape.strip() for shape, _ in rows]
     assert shapes == ["(1, 6, 24, 24)", "(1, 6, 12, 12)", "(1, 16, 8, 8)", "(1, 16, 4, 4)", "(1, 120)", "(1, 84)", "(1, 10)"]
-    assert "parameters: 44,426" in result.stdout
+    assert "\nparameters: 44,426\n" in result.stdout
+    assert sum(int(params.replace(",", "")) for _, params in rows) == 44_426  # each layer's, adding up
     assert "recipe for fashion-mnist: sgd, lr 0.9, batch 256, 5 epochs" in result.stdout
 
 

@@ -309,3 +309,43 @@ def test_a_run_chooses_the_image_of_the_installed_code_not_of_the_versions(engin
                 in one_line(gone.stderr))
     finally:
         engine.images.remove(tag, force=True)  # it holds the throwaway plugin: ours alone
+
+
+def test_a_stopped_container_run_resumes_here_to_the_numbers_of_an_uninterrupted_run(engine, image, out, tmp_path):
+    """Stopped in the middle (SIGTERM to the client), the container's run folder records the host's data folder and
+    resumes on the host with no option; its epochs are those of a run never stopped (issue 24, item 1)."""
+    settings = ["--limit", "3000", "--epochs", "6"]
+    client = start_client(out, tmp_path, *settings)
+    try:
+        container = wait_until_training(engine, out)
+        deadline = time.monotonic() + 120
+        while b"epoch 1," not in container.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        client.send_signal(signal.SIGTERM)
+        assert client.wait(120) == 128 + signal.SIGTERM, (tmp_path / "client.log").read_text()
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    run_dir = check_handed_back(engine, out)
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["config"]["data_dir"] == "/data"
+    host = Path(record["data_source"]["folder"])  # the folder mounted at /data: the system copy, or the cache's
+    assert host.is_dir() and host != Path("/data") and sorted(record["data_source"]["files"]) == sorted(
+        p.name for p in host.iterdir() if not p.name.startswith("."))
+    stopped_at = len((run_dir / "metrics.jsonl").read_text().splitlines())
+    assert 1 <= stopped_at < 6, "the run was not stopped in the middle"
+
+    resumed = subprocess.run([*CNNPIPE, "run", "--resume", str(run_dir)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    here = subprocess.run([*CNNPIPE, "run", "lenet", "fashion-mnist", *settings, "--out", str(tmp_path / "here")],
+                          capture_output=True, text=True, timeout=600)
+    assert here.returncode == 0, here.stderr
+    [uninterrupted] = (tmp_path / "here").iterdir()
+
+    def numbers(folder):
+        return [{k: m[k] for k in ("epoch", "train_loss", "train_acc", "test_acc")}
+                for m in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())]
+
+    assert numbers(run_dir) == numbers(uninterrupted)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"

@@ -151,3 +151,8 @@ def test_the_usage_page_describes_every_option_of_run():
         for option in param.opts:
             if option.startswith("--") and option != "--help":
                 assert f"`{option}" in usage, f"docs/usage.md does not describe `cnnpipe run {option}`"
+
+
+def test_the_readme_is_a_guide_under_150_lines():
+    """Reference material lives in docs/ and the README links to it."""
+    assert len((ROOT / "README.md").read_text().splitlines()) < 150

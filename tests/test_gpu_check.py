@@ -48,6 +48,8 @@ def test_gpu_check_installs_without_mxnet_and_trains_every_network_it_is_given(g
         assert "error" not in row, row
         assert len(row["epochs"]) == 1 and 0 <= row["test_acc"] <= 1 and row["images_per_sec"] > 0
         assert row["ran"]["device"] == "cpu" and row["ran"]["limit"] == 256
+        assert len(row["epoch_seconds"]) == 1 and row["epoch_seconds"][0] > 0 and row["peak_rss_mib"] > 50
+        assert row["gpu_memory_mib"] is None and row["ran"]["compile"] is False  # no nvidia-smi on this CPU
     densenet = report["rows"][2]
     assert densenet["ran"]["resize"] == 32 and densenet["ran"]["precision"] == "bf16"  # 32: the smallest it takes
     assert report["rows"][0]["ran"]["precision"] == "fp32"
@@ -62,8 +64,33 @@ def test_gpu_check_installs_without_mxnet_and_trains_every_network_it_is_given(g
     assert where[0].startswith(str(out / "venv")) and where[1].startswith("2.")
 
 
+def test_gpu_check_compile_reaches_every_run(gpu_host, tmp_path):
+    """``--compile --precision bf16`` on the CPU path only: no GPU has run it yet."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", str(DATA), str(out), "--device", "cpu", "--limit", "256", "--epochs", "1",
+         "--models", "lenet", "--compile", "--precision", "bf16"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHON": str(gpu_host)}, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    (row,) = json.loads((out / "gpu_check.json").read_text())["rows"]
+    assert "--compile" in row["options"] and row["ran"]["compile"] is True and row["ran"]["precision"] == "bf16"
+    assert 0 <= row["test_acc"] <= 1 and row["epoch_seconds"][0] > 0
+
+
 def test_gpu_check_refuses_a_folder_without_the_data(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path), str(tmp_path / "out")], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith(f"gpu_check: {tmp_path} lacks Fashion-MNIST's")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plugin_is_not_broken_by_what_only_the_core_needs():
+    """On the GPU machine the core is installed with --no-deps (no Docker SDK, no croniter): the plugins still load."""
+    from cnnpipe.requirements import Installed, unmet
+
+    installed = Installed()
+    missing = {"docker", "croniter"}
+    installed.dists = {k: v for k, v in installed.dists.items() if k not in missing}
+    assert unmet("cnnpipe-lenet", installed) is None
+    assert unmet("cnnpipe", installed).startswith("needs ")  # the core itself still names what it lacks

@@ -70,3 +70,9 @@ def test_options_come_from_a_config_file(folder, tmp_path, cnnpipe_cli):
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "runs").iterdir()
     assert json.loads((run / "config.json").read_text())["config"]["data"] == {"size": 16, "test_fraction": 0.4, "split_seed": 0}
+
+
+def test_info_lists_the_dataset_options(cnnpipe_cli):
+    result = cnnpipe_cli("info", "imagefolder")
+    assert result.exit_code == 0
+    assert "options (--set data.NAME=VALUE): size=0, test_fraction=0.2, split_seed=0" in result.output

@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 
-from . import __version__, config as cfg, threads, training
+from . import __version__, config as cfg, datasource, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
@@ -19,7 +19,7 @@ from .rundir import RunDir
 from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
 
-RESUME_MAY_CHANGE = {"epochs", "device", "reporters"}
+RESUME_MAY_CHANGE = {"epochs", "device", "reporters", "data_dir"}  # data_dir: checked by hashes
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,8 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     run_dir = RunDir.open(path)
     if lock:
         run_dir.lock()
-    saved = run_dir.read_config()["config"]
+    record = run_dir.read_config()
+    saved = record["config"]
     for given, key in ((model_name, "model"), (dataset_name, "dataset")):
         if given is not None and given != saved.get(key):
             raise UsageError(f"{run_dir.path} is a run of {key} '{saved.get(key)}', not '{given}'")
@@ -151,7 +152,7 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     fixed = sorted(set(options) - RESUME_MAY_CHANGE)
     if fixed or sets or config_file:
         what = ", ".join(f"--{cfg.flag(k)}" for k in fixed) or "--set/--config"
-        raise UsageError(f"--resume continues the saved configuration; {what} cannot change (only --epochs, --device, --reporter)")
+        raise UsageError(f"--resume continues the saved configuration; {what} cannot change (only --epochs, --device, --reporter, --data-dir)")
     source = f"run folder configuration {run_dir.file('config.json')}"
     try:
         config = cfg.RunConfig.from_saved(saved)
@@ -165,6 +166,9 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     config = replace(config, **cfg.check_layer(options, "options"))
     model = registry.model(config.model)
     dataset = registry.dataset(config.dataset)
+    source = record.get(datasource.KEY) if isinstance(record.get(datasource.KEY), dict) else None
+    config.data_dir = datasource.resume_dir(source, config.data_dir, options.get("data_dir"))
+    datasource.verify(dataset, config.data_dir, source)
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
     done, history, damaged = run_dir.newest_checkpoint()
@@ -243,12 +247,15 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     if not world.leader:
         return run, reporters
     if resolved.run_dir is None:
+        failed = f"dataset '{resolved.dataset.name}' ({resolved.dataset.dist}) failed to locate its files"
+        source = plugin_call(failed, datasource.record, resolved.dataset, config.data_dir)  # before the folder exists
         run.run_dir = RunDir.create(config.out, config.model, config.dataset)
         record = {
             "config": config.to_dict(),
             "versions": {**used_versions(resolved), "cnnpipe": __version__, **plugin_versions(registry),
                          **backend.versions()},
             "classes": list(data.class_names),
+            datasource.KEY: source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "threads": thread_record,
         }

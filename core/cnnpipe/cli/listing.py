@@ -55,6 +55,9 @@ def info(ctx, name, resize, sets, backend):
             click.echo(f"input shape {spec.input_shape}, {spec.num_classes} classes")
         if spec.defaults is not None:
             click.echo(f"defaults for models without a recipe for it: {describe(spec.defaults)}")
+        if spec.options:
+            shown = ", ".join(f"{key}={value!r}" for key, value in spec.options.items())
+            click.echo(f"options (--set data.NAME=VALUE): {shown}")
     elif kind == "backends":
         models = [m for m in reg.names("models") if name in reg.model(m).backends]
         click.echo(f"builds {len(models)} installed model(s): {', '.join(models) or 'none'}")

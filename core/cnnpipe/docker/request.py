@@ -13,10 +13,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasource import HOST_DATA_ENV, MOUNT
 from . import limits
 
 RUNS = "/runs"
-DATA = "/data"
+DATA = MOUNT
 CACHE = "/cache"
 TMP = "/tmp"
 TMP_SIZE = "1g"
@@ -142,7 +143,9 @@ def create_kwargs(request: ContainerRequest, user: tuple[int, int], runs_dir: Pa
         # A real init forwards SIGTERM to cnnpipe, which as PID 1 would ignore it.
         "init": True,
         "mounts": mounts,
-        "environment": {"HOME": TMP, "PYTHONUNBUFFERED": "1", **cache, **request.env},
+        "environment": {"HOME": TMP, "PYTHONUNBUFFERED": "1", **cache, **request.env,
+                        # The run records where its /data came from, so that it resumes on the host.
+                        **({HOST_DATA_ENV: str(request.data_dir)} if request.data_dir is not None else {})},
         "labels": {**{k: str(v) for k, v in request.labels.items()}, **JOB_LABEL},
         "working_dir": TMP,
         "detach": True,
