@@ -12,7 +12,7 @@ import time
 from . import training
 from .errors import CnnpipeError, PluginError, one_line
 from .run import Run
-from .rundir import RunDir
+from .rundir import LOG, RunDir
 
 log = logging.getLogger("cnnpipe.run")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -49,7 +49,7 @@ def execute(run: Run, reporters=(), handler: logging.Handler | None = None) -> d
     The run's log goes to ``handler``, by default ``run.log`` in the run folder.
     """
     if handler is None:
-        handler = LogFile(run.run_dir.file("run.log"))
+        handler = LogFile(run.run_dir.file(LOG))
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger("cnnpipe")
     root.addHandler(handler)

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rundir import RunDir
+from .rundir import PARAMS, RunDir
 
 log = logging.getLogger("cnnpipe.run")
 
@@ -100,7 +100,7 @@ class Run:
             "test_acc": last.get("test_acc"),
             "train_time": sum(m["time"] for m in self.history),
             "wall_time": elapsed,
-            "params": str(self.run_dir.file("model.params")) if self.run_dir else None,
+            "params": str(self.run_dir.file(PARAMS)) if self.run_dir else None,
             "run_dir": str(self.run_dir.path) if self.run_dir else None,
         }
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import atomic_path
+from ..rundir import CONFIG
 from .records import Job
 
 LOG_NAME = "job.log"
@@ -131,7 +132,7 @@ class DockerLauncher:
                 with atomic_path(folder / LOG_NAME) as tmp:
                     tmp.write_bytes(output)
             moved = containers.remove(container)
-            run_dirs = moved or ([p.parent for p in folder.glob("*/config.json")] if folder else [])
+            run_dirs = moved or ([p.parent for p in folder.glob(f"*/{CONFIG}")] if folder else [])
             containers.record(container, run_dirs, (container.attrs.get("State") or {}).get("ExitCode"))
 
     def job_ids(self) -> list[int]:
