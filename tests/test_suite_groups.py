@@ -17,6 +17,7 @@ def fake(nodeid, markers=(), module=None, fixtures=()):
 
 def test_docker_tests_share_one_worker():
     assert group_of(fake("tests/test_x.py::test_a", markers=("docker",))) == "docker"
+    assert group_of(fake("tests/test_slurm.py::test_a", markers=("slurm",))) == "slurm"
 
 
 def test_tests_after_training_share_the_trained_runs():

@@ -90,6 +90,23 @@ def test_a_resumed_run_goes_on_in_the_same_mlflow_run(cli, tmp_path):
     assert run.data.tags["cnnpipe.resumed_at_epoch"] == "2"
 
 
+def test_a_run_resumed_from_another_shell_and_folder_is_one_mlflow_run_with_every_epoch(cli, tmp_path):
+    uri = (tmp_path / "store").as_uri()
+    first = cli("run", "lenet", "fashion-mnist", *QUICK, "--epochs", "1", "--reporter", "mlflow", "--out", "runs",
+                env={"MLFLOW_TRACKING_URI": uri})
+    assert first.returncode == 0, first.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = subprocess.run([sys.executable, "-m", "cnnpipe", "run", "--resume", str(folder), "--epochs", "2",
+                            "--reporter", "mlflow"], cwd=elsewhere, capture_output=True, text=True, timeout=600,
+                           env={**os.environ})  # no MLFLOW_TRACKING_URI (the fixture removed it)
+    assert again.returncode == 0, again.stderr
+    assert not (elsewhere / "mlruns").exists()
+    mlflow, run = only_run(uri)
+    assert [step for step, _ in history(mlflow, run.info.run_id, "test_acc")] == [1, 2]
+
+
 def test_an_unreachable_store_stops_the_run_before_training(cli, tmp_path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
