@@ -39,7 +39,7 @@ FLOORS = (
       "slurm", "slurm.cluster", "slurm.script", "slurm.submit", "slurm.task")),
     ("services", "the scheduler, Kubernetes manifests, the machine's checks (doctor)",
      ("schedule", "schedule.define", "schedule.launcher", "schedule.records", "schedule.resources",
-      "schedule.scheduler", "schedule.slots", "schedule.store", "schedule.testing",
+      "schedule.scheduler", "schedule.slots", "schedule.store", "schedule.testing", "schedule.slurm",
       "kube", "kube.cronjob", "kube.distributed", "kube.pods", "doctor")),
     ("cli", "the command line and what drives it (the pytest plugin for plugin authors)",
      ("cli", "cli.app", "cli.containers", "cli.evaluate", "cli.export", "cli.image", "cli.install", "cli.jobs",
