@@ -14,7 +14,7 @@ from . import __version__, config as cfg, datasource, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
-from .events import check_reporter
+from .events import Events, check_reporter
 from .rundir import RunDir
 from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
@@ -240,7 +240,8 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
     world = join(backend) if join else World()
-    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world)
+    events = Events(registry.pm, {info.name: info.dist for info in registry.infos})
+    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world, events)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
     if session:
         run.session = training.open_session(run)

@@ -12,7 +12,7 @@ from dataclasses import replace
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 from .options import parse_run_args
 from .output import emit
 

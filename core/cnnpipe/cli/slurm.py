@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from . import debugging, load_registry, main
+from .app import debugging, load_registry, main
 from .options import CONTAINER_NAMES, SLURM_NAMES
 
 
