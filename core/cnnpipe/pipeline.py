@@ -57,6 +57,14 @@ def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
         raise PluginError(str(exc)) from exc
 
 
+def defaults_note(model: ModelSpec, dataset: DatasetSpec, used: dict) -> str:
+    """The notice for a run that takes some of the dataset's defaults: only those, not the ones options replaced."""
+    values = ", ".join(f"{cfg.flag(k)} {v}" for k, v in used.items() if v not in (None, 0, 0.0, False))
+    if not values:
+        return ""
+    return f"model '{model.name}' has no recipe for dataset '{dataset.name}'; using the dataset's defaults for {values}"
+
+
 def describe(recipe: Recipe) -> str:
     """A recipe in one phrase, as ``cnnpipe info`` prints it."""
     resized = f", resize {recipe.resize}" if recipe.resize else ""
@@ -74,13 +82,12 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     dataset = registry.dataset(dataset_name)
     from_file = cfg.read_config_file(config_file) if config_file else {}
     recipe, note = recipe_settings(model, dataset)
-    settings = cfg.merge(
-        {"arch": dict(model.arch), "data": dict(dataset.options)},
-        recipe,
-        from_file,
-        cfg.parse_sets(sets),
-        cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None}, "options"),
-    )
+    given = [from_file, cfg.parse_sets(sets), cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None},
+                                                               "options")]
+    settings = cfg.merge({"arch": dict(model.arch), "data": dict(dataset.options)}, recipe, *given)
+    overridden = {key for layer in given for key in layer}
+    if note and overridden & set(recipe):
+        note = defaults_note(model, dataset, {k: v for k, v in recipe.items() if k not in overridden})
     for key in ("lr", "batch_size", "epochs"):
         if key not in settings:
             raise UsageError(

@@ -74,10 +74,26 @@ def reason(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
+DATABASES = ("sqlite:", "postgresql", "mysql", "mssql")
+
+
+def check_database_store(uri: str) -> None:
+    """A one-line error when ``uri`` names a database store and MLflow's SQL store cannot be imported."""
+    if not uri.startswith(DATABASES):
+        return
+    import importlib.util
+
+    missing = [name for name in ("sqlalchemy", "alembic") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"reporter 'mlflow': the tracking URI {uri} is a database store, which needs "
+                         f"{' and '.join(missing)}: pip install 'cnnpipe-mlflow[sqlite]' (from plugins/cnnpipe-mlflow)")
+
+
 def connect(uri: str):
     """An ``MlflowClient`` for ``uri`` that has answered once; a one-line error when the store cannot be used."""
     from mlflow.tracking import MlflowClient
 
+    check_database_store(uri)
     folder = local_folder(uri)
     if folder is not None:
         # MLflow 3 refuses a folder store unless told it is wanted; ./mlruns is this reporter's default.
