@@ -14,7 +14,7 @@ from . import __version__, config as cfg, datasource, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
-from .events import check_reporter
+from .events import Events, check_reporter
 from .rundir import RunDir
 from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
@@ -57,6 +57,14 @@ def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
         raise PluginError(str(exc)) from exc
 
 
+def defaults_note(model: ModelSpec, dataset: DatasetSpec, used: dict) -> str:
+    """The notice for a run that takes some of the dataset's defaults: only those, not the ones options replaced."""
+    values = ", ".join(f"{cfg.flag(k)} {v}" for k, v in used.items() if v not in (None, 0, 0.0, False))
+    if not values:
+        return ""
+    return f"model '{model.name}' has no recipe for dataset '{dataset.name}'; using the dataset's defaults for {values}"
+
+
 def describe(recipe: Recipe) -> str:
     """A recipe in one phrase, as ``cnnpipe info`` prints it."""
     resized = f", resize {recipe.resize}" if recipe.resize else ""
@@ -74,13 +82,12 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     dataset = registry.dataset(dataset_name)
     from_file = cfg.read_config_file(config_file) if config_file else {}
     recipe, note = recipe_settings(model, dataset)
-    settings = cfg.merge(
-        {"arch": dict(model.arch), "data": dict(dataset.options)},
-        recipe,
-        from_file,
-        cfg.parse_sets(sets),
-        cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None}, "options"),
-    )
+    given = [from_file, cfg.parse_sets(sets), cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None},
+                                                               "options")]
+    settings = cfg.merge({"arch": dict(model.arch), "data": dict(dataset.options)}, recipe, *given)
+    overridden = {key for layer in given for key in layer}
+    if note and overridden & set(recipe):
+        note = defaults_note(model, dataset, {k: v for k, v in recipe.items() if k not in overridden})
     for key in ("lr", "batch_size", "epochs"):
         if key not in settings:
             raise UsageError(
@@ -240,7 +247,8 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
     world = join(backend) if join else World()
-    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world)
+    events = Events(registry.pm, {info.name: info.dist for info in registry.infos})
+    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world, events)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
     if session:
         run.session = training.open_session(run)

@@ -8,7 +8,7 @@ import click
 
 from ..errors import PluginError, UsageError, one_line
 from ..registry import KINDS
-from . import load_registry, main
+from .app import load_registry, main
 
 
 @main.command("list")

@@ -8,7 +8,7 @@ import os
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 from .options import run_options, settings_of
 from .output import emit
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..distributed import PS_LITE
 from ..docker.request import DATA, RUNS, TMP
 from ..errors import UsageError
-from .pods import k8s_name, lock_down, resources
+from .pods import FINISHED_TTL, k8s_name, lock_down, resources
 
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"  # Kubeflow Trainer v2.3.0
 TRAINER_RUNTIME = "torch-distributed"
@@ -76,6 +76,7 @@ def indexed_job(service_name: str, pods: int, main: dict, vols: list, timeout=No
     """An Indexed Job's ``spec``: ``pods`` pods at once, each named ``JOB-INDEX`` under ``service_name``; one failure
     fails the Job, and Kubernetes then stops its other pods."""
     spec = {"completionMode": "Indexed", "completions": pods, "parallelism": pods, "backoffLimit": 0,
+            "ttlSecondsAfterFinished": FINISHED_TTL,
             "template": {"metadata": {"labels": {"cnnpipe": "job", **labels(service_name)}},
                          "spec": lock_down({"subdomain": service_name, "restartPolicy": "Never", "containers": [main],
                                             "volumes": list(vols), "automountServiceAccountToken": False,
@@ -169,6 +170,9 @@ def trainjob(name, args, image, workers, gpus=0, memory=None, cpus=None, timeout
     if limits:
         trainer["resourcesPerNode"] = limits
     pod = lock_down({"volumes": list(vols), "containers": [{"name": "node", "volumeMounts": list(mounts)}]})
+    # Trainer v2.3's pod patch has no such field (the API server would prune it): the runtime's own pod template
+    # decides, so an operator sets it on the ClusterTrainingRuntime.
+    del pod["automountServiceAccountToken"]
     patch = {"manager": "cnnpipe", "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [
         {"name": "node", "template": {"spec": {"template": {"metadata": {"labels": {"cnnpipe.run": name}},
                                                             "spec": pod}}}}]}}}}

@@ -10,10 +10,11 @@ import logging
 import sys
 from dataclasses import replace
 
+from ..distributed import PS_LITE, environment
+from ..distributed.environment import Environment
+from ..driver import LOG_FORMAT
 from ..errors import UsageError
-from ..run import LOG_FORMAT, World
-from . import PS_LITE, environment
-from .environment import Environment
+from ..run import World
 
 # A rank's log lines on its standard stream; cnnpipe's launcher reads them back into run.log (see .output).
 RECORD_FORMAT = "[rank {rank}] %(levelname)s %(message)s"
@@ -27,7 +28,7 @@ def run_as(registry, resolved, env: Environment) -> None:
         serve(resolved.backend, env)
         return
     from ..pipeline import prepare
-    from ..run import execute
+    from ..driver import execute
 
     engines = []
 

@@ -13,10 +13,10 @@ import sys
 import tempfile
 import uuid
 
+from ..driver import failure_summary
 from ..errors import JobError, UsageError
-from ..run import failure_summary
-from . import PS_LITE, TORCHRUN
-from .environment import LOCALHOST, check_port, free_port
+from ..distributed import PS_LITE, TORCHRUN
+from ..distributed.environment import LOCALHOST, check_port, free_port
 from .launch import Launch, plan
 from .output import Output
 
