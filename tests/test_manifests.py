@@ -160,6 +160,27 @@ def test_every_job_is_deleted_a_week_after_it_finished_and_its_pods_mount_no_tok
     validate_core(trainjob)
 
 
+def test_a_pod_of_several_gpus_gets_dev_shm_as_a_memory_volume():
+    several = manifest("lenet", "fashion-mnist", "--backend", "torch", "--workers", "4", "--gpus-per-worker", "2",
+                       "--image", "reg/cnnpipe:1")
+    validate_core(several)
+    (job,) = items(several, "Job")
+    pod = job["spec"]["template"]["spec"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in container_of(job)["volumeMounts"]
+    one = manifest("lenet", "fashion-mnist", "--backend", "torch", "--workers", "2", "--gpus-per-worker", "1",
+                   "--image", "reg/cnnpipe:1")
+    (job,) = items(one, "Job")
+    assert "dshm" not in {v["name"] for v in job["spec"]["template"]["spec"]["volumes"]}
+    operator = manifest("lenet", "fashion-mnist", "--backend", "torch", "--workers", "4", "--gpus-per-worker", "2",
+                        "--trainjob", "--image", "reg/cnnpipe:1")
+    validate_core(operator)
+    (trainjob,) = items(operator, "TrainJob")
+    patch = trainjob["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in patch["template"]["spec"]["template"]["spec"]["containers"][0][
+        "volumeMounts"]
+
+
 def test_a_misspelt_field_in_one_item_fails_strict_validation():
     listing = manifest("lenet", "fashion-mnist", "--workers", "2", "--image", "reg/cnnpipe:1")
     (job,) = items(listing, "Job")

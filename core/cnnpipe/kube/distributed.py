@@ -138,6 +138,12 @@ def torchrun_env(master_host: str, nodes: int, per_node: int) -> list[dict]:
             {"name": "PET_MASTER_ADDR", "value": master_host}, {"name": "PET_MASTER_PORT", "value": str(MASTER_PORT)}]
 
 
+def shared_memory(vols: list, mounts: list) -> tuple[list, list]:
+    """``/dev/shm`` as a memory volume: NCCL between the GPUs of one pod needs more than the runtime's 64 MiB."""
+    return ([*vols, {"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+            [*mounts, {"name": "dshm", "mountPath": "/dev/shm"}])
+
+
 TORCHRUN = ["torchrun", "--max-restarts", "0", "--no-python", "cnnpipe", "run"]
 
 
@@ -155,6 +161,8 @@ def torchrun_job(name, args, image, workers, gpus=0, memory=None, cpus=None, tim
     """PyTorch's ranks as an Indexed Job of torchrun pods: no operator needed."""
     nodes, per_node = nodes_of(workers, gpus)
     vols, mounts = volumes(name)
+    if per_node > 1:
+        vols, mounts = shared_memory(vols, mounts)
     host, extra = first_pod(None if job_name is None else job_name or name, name)
     main = container(image, list(TORCHRUN), args, [*extra, *torchrun_env(host, nodes, per_node)],
                      resources(memory, cpus, gpus), mounts)
@@ -165,6 +173,8 @@ def trainjob(name, args, image, workers, gpus=0, memory=None, cpus=None, timeout
     """PyTorch's ranks as a Kubeflow Trainer TrainJob on the ``torch-distributed`` runtime (which sets ``PET_*``)."""
     nodes, per_node = nodes_of(workers, gpus)
     vols, mounts = volumes(name)
+    if per_node > 1:
+        vols, mounts = shared_memory(vols, mounts)
     trainer = {"image": image, "command": list(TORCHRUN), "args": args, "numNodes": nodes, "numProcPerNode": per_node}
     limits = resources(memory, cpus, gpus)
     if limits:
