@@ -12,6 +12,8 @@ dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # venv: the README's fresh-machine command and the test that installs each network alone
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+# procps: pgrep, which .ci/slurm-setup.sh uses (a minimal Debian has none)
+command -v pgrep >/dev/null 2>&1 || missing+=(procps)
 # Debian's tox (3.28 on Debian 12) for python3; a python3 that already runs tox keeps its own.
 python3 -m tox --version >/dev/null 2>&1 || missing+=(tox)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,10 +10,10 @@ on a copy of the checkout, with the host's network and CA store and nothing else
 times each main command with empty caches and writes benchmarks/fresh-machine.json and .md
 (the figures the README quotes).  tests/test_fresh_machine.py uses the same functions.
 
-    python benchmarks/fresh_machine.py test-command
+    python benchmarks/fresh_machine.py test-command [SECONDS]
 
 runs the README's test command in a fresh Debian 12 with its own Docker engine (with CI=true, as
-.ci/run does; the whole suite's time) and writes benchmarks/fresh-test-command.log.
+.ci/run does; the whole suite's time, or stopped after SECONDS) and writes benchmarks/fresh-test-command.log.
 """
 
 from __future__ import annotations
@@ -158,11 +158,13 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
     (out / "fresh-machine.md").write_text("\n".join(lines) + "\n")
 
 
-def run_test_command(tar: Path, log: Path = ROOT / "benchmarks" / "fresh-test-command.log") -> int:
+def run_test_command(tar: Path, timeout: float | None = None,
+                     log: Path = ROOT / "benchmarks" / "fresh-test-command.log") -> int:
     """The README's test command, verbatim, in a fresh Debian 12 that runs its own Docker engine.
 
     The container may do what an engine inside needs (:data:`ENGINE_INSIDE`: this host's engine refuses
-    --privileged) and keeps the engine's storage in a volume of its own; the log starts with the date, commit and command and ends with the exit code and time.
+    --privileged) and keeps the engine's storage in a volume of its own (removed with it); the log starts
+    with the date, commit and command and ends with the exit code and time.
     """
     command = readme_commands()[("bookworm", "test")]
     setup = "mkdir -p /root/cnnpipe && tar -xf /mnt/checkout.tar -C /root/cnnpipe && cd /root/cnnpipe"
@@ -171,14 +173,20 @@ def run_test_command(tar: Path, log: Path = ROOT / "benchmarks" / "fresh-test-co
         out.write(f"# {m['date']} commit {m['commit']}\n# {m['cpu']}, {m['cores']} cores, AVX-512: "
                   f"{' '.join(m['avx512']) or 'none'}\n# README test command, verbatim: {command}\n")
         out.flush()
-        done = subprocess.run(
-            ["docker", "run", "--rm", *ENGINE_INSIDE, "--network", "host", "-v", "/var/lib/docker",
-             "-v", f"{CA}:/ca.crt:ro", "-v", f"{tar}:/mnt/checkout.tar:ro", "-e", "PIP_CERT=/ca.crt",
-             "-e", "SSL_CERT_FILE=/ca.crt", "-e", "CI=true", image_name("bookworm"),
-             "bash", "-c", f"{setup} && {command}"], stdout=out, stderr=subprocess.STDOUT)
-        out.write(f"# exit {done.returncode} after {time.monotonic() - start:.0f} s, load average "
-                  f"{os.getloadavg()[0]:.1f}\n")
-    return done.returncode
+        name = f"cnnpipe-fresh-test-{os.getpid()}"
+        command_line = [
+            "docker", "run", "--rm", "--name", name, *ENGINE_INSIDE, "--network", "host", "-v", "/var/lib/docker",
+            "-v", f"{CA}:/ca.crt:ro", "-v", f"{tar}:/mnt/checkout.tar:ro", "-e", "PIP_CERT=/ca.crt",
+            "-e", "SSL_CERT_FILE=/ca.crt", "-e", "CI=true", image_name("bookworm"),
+            "bash", "-c", f"{setup} && {command}"]
+        try:
+            code = subprocess.run(command_line, stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            end = f"exit {code}"
+        except subprocess.TimeoutExpired:
+            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+            code, end = 124, "NOT FINISHED: stopped at the time limit"
+        out.write(f"# {end} after {time.monotonic() - start:.0f} s, load average {os.getloadavg()[0]:.1f}\n")
+    return code
 
 
 def main(suites: list[str]) -> int:
@@ -186,8 +194,8 @@ def main(suites: list[str]) -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tar = checkout_tar(Path(tmp))
-        if suites == ["test-command"]:
-            return run_test_command(tar)
+        if suites[:1] == ["test-command"]:
+            return run_test_command(tar, float(suites[1]) if suites[1:] else None)
         for suite in suites:
             if subprocess.run(["docker", "image", "inspect", image_name(suite)], capture_output=True).returncode:
                 build_rootfs(suite)

@@ -127,7 +127,7 @@ def seeds(args) -> list[int]:
 def train_one(registry, name, args, seed: int = 0) -> dict:
     """Train ``name`` through the pipeline; the row of the table (with ``error`` when it failed)."""
     from cnnpipe.pipeline import prepare, resolve
-    from cnnpipe.run import execute
+    from cnnpipe.driver import execute
 
     recipe = registry.model(name).recipes[args.dataset]
     row = {"model": name, "book_test_acc": BOOK_TEST_ACC.get(name), "recipe": vars_of(recipe)}

@@ -32,7 +32,7 @@ def epoch_cnnpipe(limit, out, reporters=None, backend="mxnet", compile=False):
     """cnnpipe's own path: ``prepare`` then ``execute`` with the default (or named) reporters, one epoch."""
     from cnnpipe.pipeline import prepare, resolve
     from cnnpipe.registry import build_registry
-    from cnnpipe.run import execute
+    from cnnpipe.driver import execute
 
     options = {"epochs": 1, "limit": limit, "out": out, "device": "cpu", "reporters": reporters, "backend": backend,
                "compile": compile or None}

@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 from cnnpipe.cli import main
 from cnnpipe.config import RunConfig
-from cnnpipe.distributed import environment, launch, local
+from cnnpipe.distributed import environment
+from cnnpipe.runner import launch, local
 from cnnpipe.distributed.environment import Environment, detect
-from cnnpipe.distributed.output import Output, Source
+from cnnpipe.runner.output import Output, Source
 from cnnpipe.docker.request import container_args
 from cnnpipe.errors import UsageError
 from cnnpipe.run import World

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from cnnpipe.distributed import launch, output
+from cnnpipe.runner import launch, output
 from cnnpipe.distributed.environment import LAUNCH_VAR, free_port
 from cnnpipe.rundir import RunDir
 from conftest import cli

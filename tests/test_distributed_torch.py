@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from cnnpipe.distributed import launch, output
+from cnnpipe.runner import launch, output
 from cnnpipe.distributed.environment import LAUNCH_VAR, free_port
 from conftest import cli
 from distributed_support import SCRIPTS, children_of, kill_all, launch_of, pids_with, start, wait_for

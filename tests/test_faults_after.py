@@ -78,3 +78,18 @@ def _export_read_only(tmp_path, tmp_path_factory, mount=False):
         if mount:
             subprocess.run(["umount", str(target)])
         target.chmod(0o755)
+
+
+@pytest.mark.parametrize("backend", ["mxnet", "torch"])
+def test_onnx_export_without_onnx_says_how_to_install_it(backend, tmp_path, tmp_path_factory):
+    import subprocess
+    import sys
+
+    folder = copy_run(lenet_run(backend, tmp_path_factory), tmp_path)
+    # As if onnx were not installed: its import fails, as it would.
+    code = ("import sys; sys.modules['onnx'] = None; from cnnpipe.cli import main; "
+            f"main(['export', {str(folder)!r}, '--format', 'onnx'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    line = one_line(result, 2)
+    assert "needs the onnx package" in line and "pip install" in line, line
+    assert not (folder / "export").exists() or not list((folder / "export").iterdir())

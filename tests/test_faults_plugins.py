@@ -409,6 +409,13 @@ def test_dataset_defaults_are_used_and_said_to_be_used_when_the_model_has_no_rec
     assert result.returncode == 0, result.stderr
     saved = json.loads((run_folder(tmp_path / "b") / "config.json").read_text())["config"]
     assert (saved["lr"], saved["epochs"]) == (0.5, 2)
+    # Issue 24, item 7: the notice names only the defaults in effect, not those the options replaced.
+    notice = [line for line in result.stderr.splitlines() if "has no recipe" in line]
+    assert notice == ["cnnpipe: model 'lenet' has no recipe for dataset 'generated'; using the dataset's defaults "
+                      "for lr 0.5, batch-size 50, optimizer sgd, init xavier"], result.stderr
+    result = cli("run", "lenet", "generated", "--epochs", "1", "--lr", "0.1", "--batch-size", "10", "--optimizer", "sgd",
+                 "--set", "init=xavier", "--out", str(tmp_path / "c"))
+    assert result.returncode == 0 and "has no recipe" not in result.stderr, result.stderr
     assert "defaults for models without a recipe for it: sgd, lr 0.5, batch 50, 1 epochs" in cli("info", "generated").stdout
 
 

@@ -47,6 +47,8 @@ def test_a_gpu_schedule_exports_a_valid_cronjob(exported):
     assert spec["startingDeadlineSeconds"] == 900 and spec["suspend"] is False
     job = spec["jobTemplate"]["spec"]
     assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (3, 7200)
+    assert job["ttlSecondsAfterFinished"] == 7 * 24 * 3600
+    assert job["template"]["spec"]["automountServiceAccountToken"] is False
     [container] = job["template"]["spec"]["containers"]
     assert container["image"] == "cnnpipe:cuda"
     assert container["resources"]["limits"] == {"nvidia.com/gpu": 2, "memory": "4Gi", "cpu": "2500m"}

@@ -170,3 +170,35 @@ def test_bad_slurm_options_are_one_line_and_make_nothing(tmp_path, args, message
     result = cli("run", "lenet", "fashion-mnist", *TINY, "--out", str(tmp_path / "runs"), *args)
     assert result.returncode == 2 and result.stderr == f"cnnpipe: error: {message}\n"
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_schedule_on_slurm_has_the_scheduler_submit_each_due_job_with_sbatch(real_data, tmp_path):
+    env = {"CNNPIPE_HOME": str(tmp_path / "home"), "CNNPIPE_GPUS": "none"}
+    added = cli("schedule", "add", "nightly", "--cron", "0 2 * * *", "--on", "slurm", "--", "lenet", "fashion-mnist",
+                *TINY, env=env, cwd=tmp_path)
+    assert added.returncode == 0 and "(on slurm)" in added.stdout, added.stderr
+    assert cli("schedule", "run-now", "nightly", env=env, cwd=tmp_path).returncode == 0
+    deadline = time.monotonic() + 300
+    while True:
+        passed = cli("scheduler", "--once", env=env, cwd=tmp_path)
+        assert passed.returncode == 0, passed.stderr
+        listed = cli("jobs", "list", env=env, cwd=tmp_path).stdout
+        if "succeeded" in listed or "failed" in listed or "lost" in listed:
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(1)
+    assert " succeeded " in listed and "exit 0" in listed, listed
+    (job_folder,) = (tmp_path / "runs" / "nightly").iterdir()
+    script = (job_folder / "slurm-job.sh").read_text()
+    assert "#SBATCH --requeue" in script  # the scheduler submitted the script of cnnpipe manifest --slurm
+    run = only_folder(job_folder)
+    assert json.loads((run / "summary.json").read_text())["status"] == "succeeded"
+    assert "done: test acc" in (job_folder / "job.log").read_text()
+
+
+def test_schedule_on_slurm_refuses_what_it_cannot_do_in_one_line(tmp_path):
+    env = {"CNNPIPE_HOME": str(tmp_path / "home"), "CNNPIPE_GPUS": "none"}
+    added = cli("schedule", "add", "n", "--cron", "@daily", "--on", "slurm", "--grid", "lr=0.1,0.2", "--", "lenet",
+                "fashion-mnist", env=env, cwd=tmp_path)
+    assert added.returncode == 2
+    assert added.stderr == "cnnpipe: error: --grid does not apply to schedule add --on slurm (yet: one CPU run per job)\n"

@@ -45,14 +45,6 @@ class Opened:
         return self.run.model.task == CLASSIFICATION
 
 
-def saved_config(run_dir: RunDir) -> cfg.RunConfig:
-    """The configuration a run folder recorded (cnnpipe 0.1's included); a damaged one is a one-line error."""
-    try:
-        return cfg.RunConfig.from_saved(run_dir.read_config()["config"])
-    except TypeError as exc:
-        raise UsageError(f"{run_dir.file('config.json')} is damaged: {exc}")
-
-
 def params_file(run_dir: RunDir, checkpoint: int | None) -> tuple[Path, int | None]:
     """The parameters to load: checkpoint ``N``'s, else the final ones, else the newest complete checkpoint's."""
     found, _ = run_dir.checkpoints()
@@ -83,7 +75,7 @@ def open_run(registry, path, *, checkpoint=None, dataset=None, split="test", dev
     if split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     run_dir = RunDir.open(path)
-    config = saved_config(run_dir)
+    config = run_dir.saved_config()
     if device is not None:
         config = replace(config, device=cfg.check_setting("device", device))
     params, epoch = params_file(run_dir, checkpoint)

@@ -14,8 +14,8 @@ from . import __version__, config as cfg, datasource, threads, training
 from .datacheck import check_data
 from .distributed import environment as distributed
 from .errors import CnnpipeError, PluginError, UsageError, one_line
-from .events import check_reporter
-from .rundir import RunDir
+from .events import Events, check_reporter
+from .rundir import PARAMS, RunDir
 from .run import Run, World
 from .specs import BackendSpec, DatasetSpec, ModelSpec, Recipe, ReporterSpec
 
@@ -57,6 +57,14 @@ def recipe_settings(model: ModelSpec, dataset: DatasetSpec) -> tuple[dict, str]:
         raise PluginError(str(exc)) from exc
 
 
+def defaults_note(model: ModelSpec, dataset: DatasetSpec, used: dict) -> str:
+    """The notice for a run that takes some of the dataset's defaults: only those, not the ones options replaced."""
+    values = ", ".join(f"{cfg.flag(k)} {v}" for k, v in used.items() if v not in (None, 0, 0.0, False))
+    if not values:
+        return ""
+    return f"model '{model.name}' has no recipe for dataset '{dataset.name}'; using the dataset's defaults for {values}"
+
+
 def describe(recipe: Recipe) -> str:
     """A recipe in one phrase, as ``cnnpipe info`` prints it."""
     resized = f", resize {recipe.resize}" if recipe.resize else ""
@@ -74,23 +82,19 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     dataset = registry.dataset(dataset_name)
     from_file = cfg.read_config_file(config_file) if config_file else {}
     recipe, note = recipe_settings(model, dataset)
-    settings = cfg.merge(
-        {"arch": dict(model.arch), "data": dict(dataset.options)},
-        recipe,
-        from_file,
-        cfg.parse_sets(sets),
-        cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None}, "options"),
-    )
+    given = [from_file, cfg.parse_sets(sets), cfg.check_layer({k: v for k, v in (options or {}).items() if v is not None},
+                                                               "options")]
+    settings = cfg.merge({"arch": dict(model.arch), "data": dict(dataset.options)}, recipe, *given)
+    overridden = {key for layer in given for key in layer}
+    if note and overridden & set(recipe):
+        note = defaults_note(model, dataset, {k: v for k, v in recipe.items() if k not in overridden})
     for key in ("lr", "batch_size", "epochs"):
         if key not in settings:
             raise UsageError(
                 f"model '{model_name}' has no recipe for dataset '{dataset_name}'; "
                 f"give --lr, --batch-size and --epochs"
             )
-    unknown = sorted(set(settings["arch"]) - set(model.arch))
-    if unknown:
-        valid = ", ".join(sorted(model.arch)) or "none"
-        raise UsageError(f"model '{model_name}' has no architecture argument '{unknown[0]}'; valid: {valid}")
+    check_arch(model, settings["arch"])
     unknown = sorted(set(settings["data"]) - set(dataset.options))
     if unknown:
         valid = ", ".join(sorted(dataset.options)) or "none"
@@ -102,6 +106,14 @@ def resolve(registry, model_name, dataset_name, *, options=None, sets=(), config
     distributed.check(config, backend)
     notes = (note,) if note else ()
     return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), notes=notes)
+
+
+def check_arch(model: ModelSpec, arch) -> None:
+    """Every name in ``arch`` must be one of ``model``'s architecture arguments."""
+    unknown = sorted(set(arch) - set(model.arch))
+    if unknown:
+        valid = ", ".join(sorted(model.arch)) or "none"
+        raise UsageError(f"model '{model.name}' has no architecture argument '{unknown[0]}'; valid: {valid}")
 
 
 def pick_backend(registry, model: ModelSpec, name: str | None) -> BackendSpec:
@@ -144,25 +156,15 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     if lock:
         run_dir.lock()
     record = run_dir.read_config()
-    saved = record["config"]
+    config = run_dir.saved_config(record)
     for given, key in ((model_name, "model"), (dataset_name, "dataset")):
-        if given is not None and given != saved.get(key):
-            raise UsageError(f"{run_dir.path} is a run of {key} '{saved.get(key)}', not '{given}'")
+        if given is not None and given != getattr(config, key):
+            raise UsageError(f"{run_dir.path} is a run of {key} '{getattr(config, key)}', not '{given}'")
     options = {k: v for k, v in (options or {}).items() if v is not None}
     fixed = sorted(set(options) - RESUME_MAY_CHANGE)
     if fixed or sets or config_file:
         what = ", ".join(f"--{cfg.flag(k)}" for k in fixed) or "--set/--config"
         raise UsageError(f"--resume continues the saved configuration; {what} cannot change (only --epochs, --device, --reporter, --data-dir)")
-    source = f"run folder configuration {run_dir.file('config.json')}"
-    try:
-        config = cfg.RunConfig.from_saved(saved)
-    except TypeError as exc:
-        raise UsageError(f"{run_dir.file('config.json')} is damaged: {exc}")
-    saved_settings = {k: v for k, v in vars(config).items() if k not in ("model", "dataset")}
-    for key in ("model", "dataset"):
-        if not isinstance(getattr(config, key), str):
-            raise UsageError(f"{run_dir.file('config.json')} is damaged: its {key} is {getattr(config, key)!r}")
-    config = replace(config, **cfg.check_layer(saved_settings, source))
     config = replace(config, **cfg.check_layer(options, "options"))
     model = registry.model(config.model)
     dataset = registry.dataset(config.dataset)
@@ -172,7 +174,7 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     backend = pick_backend(registry, model, config.backend)
     config.backend = backend.name
     done, history, damaged = run_dir.newest_checkpoint()
-    if done >= config.epochs and (run_dir.file("model.params").is_file() and _succeeded(run_dir)):
+    if done >= config.epochs and (run_dir.file(PARAMS).is_file() and run_dir.succeeded()):
         raise UsageError(f"{path} has already trained {done} of {config.epochs} epochs; pass --epochs N to train further")
     if done > config.epochs:
         raise UsageError(f"{path} has already trained {done} epochs; --epochs {config.epochs} would undo some")
@@ -180,15 +182,6 @@ def resolve_resume(registry, path, model_name=None, dataset_name=None, *, option
     notes = tuple(f"warning: {file} is damaged ({why}); {fallback}" for file, why in damaged)
     return Resolved(config, model, dataset, backend, reporter_specs(registry, config.reporters), run_dir,
                     tuple(history), notes)
-
-
-def _succeeded(run_dir: RunDir) -> bool:
-    import json
-
-    try:
-        return json.loads(run_dir.file("summary.json").read_text()).get("status") == "succeeded"
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def plugin_call(what: str, call, *args, **kwargs):
@@ -240,7 +233,8 @@ def prepare(registry, resolved: Resolved, *, join=None, held: bool = False, sess
     if len(data.train_X) < config.workers:
         raise UsageError(f"{len(data.train_X)} training examples cannot be shared by {config.workers} workers")
     world = join(backend) if join else World()
-    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world)
+    events = Events(registry.pm, {info.name: info.dist for info in registry.infos})
+    run = Run(config, registry, model, resolved.dataset, backend, data, resolved.run_dir, resolved.history, world, events)
     reporters = [(spec, make_reporter(spec, run)) for spec in resolved.reporters]
     if session:
         run.session = training.open_session(run)

@@ -1,23 +1,18 @@
-"""A run: the resolved configuration and plugins, its folder, and the events it emits.
+"""A run's state: the resolved configuration and plugins, its folder, its history and where this process stands.
 
-The core writes the run folder's records (``config.json``, ``metrics.jsonl``, checkpoints,
-``model.params``, ``summary.json``, ``run.log``) whatever reporters observe the run.
+This is the object the trainer, the backend and the reporters see.  What drives it (the log file, the
+failure path) is :mod:`cnnpipe.driver`; the training loop is :mod:`cnnpipe.training`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import training
-from .errors import CnnpipeError, PluginError, one_line
-from .events import Events
-from .rundir import RunDir
+from .rundir import PARAMS, RunDir
 
 log = logging.getLogger("cnnpipe.run")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 @dataclass(frozen=True)
@@ -52,7 +47,7 @@ class Run:
     """What the trainer, the backend and the reporters see of one run."""
 
     def __init__(self, config, registry, model, dataset, backend, data, run_dir: RunDir | None, history=(),
-                 world: World | None = None):
+                 world: World | None = None, events=None):
         self.config = config  # RunConfig
         self.registry = registry
         self.model = model  # ModelSpec
@@ -62,7 +57,7 @@ class Run:
         self.run_dir = run_dir  # RunDir; None until the folder exists (while reporters are made)
         self.history = list(history)
         self.world = world or World()
-        self.events = Events(registry.pm, {i.name: i.dist for i in registry.infos})
+        self.events = events or Silent()  # cnnpipe.events.Events, handed in by whoever assembles the run
         self.session = None  # the backend's Session, once prepare() has opened it
 
     @property
@@ -105,7 +100,7 @@ class Run:
             "test_acc": last.get("test_acc"),
             "train_time": sum(m["time"] for m in self.history),
             "wall_time": elapsed,
-            "params": str(self.run_dir.file("model.params")) if self.run_dir else None,
+            "params": str(self.run_dir.file(PARAMS)) if self.run_dir else None,
             "run_dir": str(self.run_dir.path) if self.run_dir else None,
         }
 
@@ -120,97 +115,10 @@ def format_epoch(m: dict) -> str:
     return ", ".join(parts)
 
 
-def failure_status(error: BaseException) -> str:
-    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+class Silent:
+    """The events of a run nobody observes (an evaluation, a test): every event goes nowhere."""
 
-
-class LogFile(logging.FileHandler):
-    """``run.log``.  A line that cannot be written (a full disk) is dropped, not printed with a traceback:
-    ``summary.json`` and the error message carry the outcome."""
-
-    def __init__(self, path):
-        super().__init__(path, encoding="utf-8", errors="backslashreplace", delay=True)
-
-    def handleError(self, record) -> None:
+    def emit(self, hook_name: str, **kwargs) -> None:
         pass
 
-
-def plugin_failure(run: Run, error: BaseException) -> BaseException:
-    """``error`` as the CLI should report it: an error of the backend's or the model's code names both
-    plugins; cnnpipe's own errors, Ctrl-C and operating-system errors stay as they are."""
-    if isinstance(error, (CnnpipeError, KeyboardInterrupt, OSError)):
-        return error
-    backend = run.registry.specs["backends"].get(run.config.backend)
-    return PluginError(f"training model '{run.model.name}' ({run.model.dist}) with backend '{run.config.backend}' "
-                       f"({backend.dist if backend else '?'}) failed: {one_line(error)}")
-
-
-def execute(run: Run, reporters=(), handler: logging.Handler | None = None) -> dict:
-    """Train ``run`` with ``reporters`` (``(ReporterSpec, object)`` pairs) observing it; returns the summary.
-
-    The run's log goes to ``handler``, by default ``run.log`` in the run folder.
-    """
-    if handler is None:
-        handler = LogFile(run.run_dir.file("run.log"))
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("cnnpipe")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        # pluggy calls the last registered first: register backwards so reporters run in the order given.
-        for spec, reporter in reversed(list(reporters)):
-            run.events.add_reporter(spec.name, spec.dist, reporter)
-        return _train(run)
-    finally:
-        run.events.remove_reporters()
-        root.removeHandler(handler)
-        handler.close()
-        if run.run_dir is not None:
-            run.run_dir.unlock()
-
-
-def _train(run: Run) -> dict:
-    if run.start_epoch > run.config.epochs:
-        verb = "finishing (every epoch was trained)"
-    else:
-        verb = f"resuming at epoch {run.start_epoch}" if run.resumed else "starting"
-    where = run.run_dir.path if run.run_dir else "the folder rank 0 writes"
-    log.info("%s %s on %s (%s) in %s", verb, run.config.model, run.config.dataset, run.config.backend, where)
-    start = time.perf_counter()
-    try:
-        run.events.emit("cnnpipe_on_run_start", run=run)
-        training.train(run)
-        summary = run.summary(time.perf_counter() - start)
-        if run.world.leader:
-            run.run_dir.write_summary({**summary, "status": "succeeded"})
-        log.info("finished after %d epochs", summary["epochs"])
-        run.events.emit("cnnpipe_on_run_end", run=run, summary=summary)
-        return summary
-    except BaseException as error:
-        exc = plugin_failure(run, error)
-        log.error("run %s: %s: %s", failure_status(exc), type(exc).__name__, exc)
-        try:
-            if run.world.leader:
-                run.run_dir.write_summary(failure_summary(run.config, run.history, run.run_dir, failure_status(exc),
-                                                          f"{type(exc).__name__}: {exc}"))
-        except Exception as second:  # a full disk, say: the first error is the one to report
-            log.error("could not record the failure in summary.json: %s", second)
-        run.events.emit_quietly("cnnpipe_on_run_failed", run=run, error=exc)
-        if exc is error:
-            raise
-        raise exc from error
-
-
-def failure_summary(config, history, run_dir: RunDir, status: str, error: str) -> dict:
-    """``summary.json`` of a run that did not finish."""
-    last = history[-1] if history else {}
-    return {
-        "status": status,
-        "error": error,
-        "model": config.model,
-        "dataset": config.dataset,
-        "backend": config.backend,
-        "epochs": len(history),
-        "test_acc": last.get("test_acc"),
-        "run_dir": str(run_dir.path),
-    }
+    emit_quietly = emit

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from . import files
+from .config import RunConfig, check_layer
 from .errors import UsageError
 from .files import atomic_path, fingerprint, remove_leftovers, write_json
 
@@ -29,6 +31,15 @@ PLOT = "plot.png"
 LOG = "run.log"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
+CONTAINER = "container.json"  # written by the Docker runner: the image that ran
+
+
+class Unreadable(UsageError):
+    """A record of the run folder that cannot be used; ``short`` says why in a few words (for listings)."""
+
+    def __init__(self, message: str, short: str):
+        super().__init__(message)
+        self.short = short
 
 
 class RunDir(os.PathLike):
@@ -101,14 +112,43 @@ class RunDir(os.PathLike):
     # configuration and records
 
     def read_config(self) -> dict:
-        """``config.json`` as written at the start of the run."""
+        """``config.json`` as written at the start of the run: the one reader of that file."""
+        path = self.file(CONFIG)
         try:
-            data = json.loads(self.file(CONFIG).read_text())
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise Unreadable(f"cannot read {path}: {exc}", f"{CONFIG} missing")
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read {self.file(CONFIG)}: {exc}")
+            raise Unreadable(f"cannot read {path}: {exc}", f"{CONFIG} unreadable ({type(exc).__name__})")
         if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-            raise UsageError(f"{self.file(CONFIG)} is damaged: it holds no 'config' table")
+            raise Unreadable(f"{path} is damaged: it holds no 'config' table", f"{CONFIG} holds no 'config' table")
         return data
+
+    def saved_config(self, record: dict | None = None) -> RunConfig:
+        """The configuration the run recorded (older cnnpipe versions' included), every value checked;
+        ``record`` is :meth:`read_config`'s result when the caller has it already."""
+        path = self.file(CONFIG)
+        saved = (record or self.read_config())["config"]
+        try:
+            config = RunConfig.from_saved(saved)
+        except TypeError as exc:
+            raise Unreadable(f"{path} is damaged: {exc}", f"{CONFIG} incomplete ({exc})")
+        for key in ("model", "dataset"):
+            if not isinstance(getattr(config, key), str):
+                raise Unreadable(f"{path} is damaged: its {key} is {getattr(config, key)!r}",
+                                 f"{CONFIG} incomplete (its {key} is {getattr(config, key)!r})")
+        settings = {k: v for k, v in vars(config).items() if k not in ("model", "dataset")}
+        try:
+            return replace(config, **check_layer(settings, f"run folder configuration {path}"))
+        except UsageError as exc:
+            raise Unreadable(str(exc), f"{CONFIG} incomplete ({exc})") from exc
+
+    def succeeded(self) -> bool:
+        """Whether ``summary.json`` records a run that succeeded."""
+        try:
+            return json.loads(self.file(SUMMARY).read_text()).get("status") == "succeeded"
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def write_config(self, data: dict) -> None:
         write_json(self.file(CONFIG), data)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import rundir
-from .config import RunConfig
 from .errors import UsageError
 
 # A folder holding any of these is a run folder (perhaps a damaged one); others are searched below.
@@ -123,12 +122,17 @@ def read(path) -> RunRecord:
 
 def _fill(record: RunRecord) -> None:
     path, problems = record.path, record.problems
-    saved = _read_json(path / rundir.CONFIG, problems)
-    if isinstance(saved, dict) and isinstance(saved.get("config"), dict):
+    run_dir = rundir.RunDir(path)
+    try:
+        saved = run_dir.read_config()
+    except rundir.Unreadable as exc:
+        problems.append(exc.short)
+        saved = None
+    if saved is not None:
         try:
-            record.config = vars(RunConfig.from_saved(saved["config"]))
-        except TypeError as exc:
-            problems.append(f"config.json incomplete ({exc})")
+            record.config = vars(run_dir.saved_config(saved))
+        except rundir.Unreadable as exc:
+            problems.append(exc.short)
             record.config = dict(saved["config"])
         for table in ("arch", "data"):  # hand-edited or damaged: a listing must not trip over it
             if not isinstance(record.config.get(table, {}), dict):
@@ -136,8 +140,6 @@ def _fill(record: RunRecord) -> None:
                 record.config[table] = {}
         record.versions = saved.get("versions") if isinstance(saved.get("versions"), dict) else {}
         record.created = str(saved.get("created", ""))
-    elif saved is not None or not problems:
-        problems.append("config.json missing" if saved is None else "config.json holds no 'config' table")
     summary = _read_json(path / rundir.SUMMARY, problems)
     record.summary = summary if isinstance(summary, dict) else {}
     record.history = _history(path, problems)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
-
-if TYPE_CHECKING:
-    from .backend import Backend
+from typing import Any, Callable, Mapping, Optional
 
 # What a model learns; the backend picks the loss and the metrics from it.
 CLASSIFICATION = "classification"  # softmax cross-entropy; accuracy on both splits
@@ -143,7 +140,7 @@ class BackendSpec:
     """
 
     name: str
-    load: Callable[[], "Backend"]
+    load: Callable[[], Any]  # a cnnpipe.backend.Backend, which sits above the specs (it sees a Run)
     _: KW_ONLY
     summary: str = ""
     launcher: str = ""

@@ -339,6 +339,7 @@ class ModelContract:
     def test_short_run_on_real_fashion_mnist(self, spec, backend, tmp_path):
         from click.testing import CliRunner
 
+        from cnnpipe import rundir
         from cnnpipe.cli import main
 
         out = tmp_path / "runs"
@@ -346,10 +347,10 @@ class ModelContract:
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         (run_dir,) = out.iterdir()
-        assert json.loads((run_dir / "summary.json").read_text())["status"] == "succeeded"
-        losses = [json.loads(line)["train_loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        assert json.loads((run_dir / rundir.SUMMARY).read_text())["status"] == "succeeded"
+        losses = [json.loads(line)["train_loss"] for line in (run_dir / rundir.METRICS).read_text().splitlines()]
         assert len(losses) >= 2, "give real_run at least two epochs, so that the loss can be seen to fall"
-        limit = json.loads((run_dir / "config.json").read_text())["config"]["limit"]
+        limit = json.loads((run_dir / rundir.CONFIG).read_text())["config"]["limit"]
         chance = label_entropy(_registry().dataset("fashion-mnist").load().train_y[:limit])
         keep = 1 - self.real_drop
         assert losses[-1] <= keep * losses[0], f"training loss fell less than {self.real_drop:.0%}: {losses}"

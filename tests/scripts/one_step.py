@@ -10,7 +10,8 @@ the first epoch's order, as ``cnnpipe run`` does.
 import sys
 from pathlib import Path
 
-from cnnpipe.distributed import environment, rank
+from cnnpipe.distributed import environment
+from cnnpipe.runner import rank
 from cnnpipe.pipeline import prepare, resolve
 from cnnpipe.registry import build_registry
 from cnnpipe.run import World

@@ -40,7 +40,7 @@ def help_text(path: tuple[str, ...], root: click.Group) -> str:
 
 def render() -> str:
     """The whole page."""
-    from . import main
+    from .app import main
 
     parts = [HEADER]
     for path, _ in commands(main):

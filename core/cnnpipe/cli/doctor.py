@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import load_registry, main
+from .app import load_registry, main
 
 
 @main.command()

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 
 device_option = click.option("--device", help="auto, cpu, gpu or gpu:N (default: the run's own).")
 checkpoint_option = click.option("--checkpoint", type=click.IntRange(min=1), metavar="N",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import load_registry, main
+from .app import load_registry, main
 
 
 @main.command()

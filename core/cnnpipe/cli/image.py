@@ -6,7 +6,7 @@ import time
 
 import click
 
-from . import main
+from .app import main
 
 
 @main.group()

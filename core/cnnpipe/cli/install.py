@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import CnnpipeError, UsageError
-from . import main
+from .app import main
 
 CORE_DIST = "cnnpipe"  # as in cnnpipe.plugins, which --help must not import
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import CnnpipeError, UsageError
-from . import main
+from .app import main
 from .schedule import open_store
 
 STATES = ("queued", "starting", "running", "succeeded", "failed", "cancelled", "lost", "missed")

@@ -8,7 +8,7 @@ import click
 
 from ..errors import PluginError, UsageError, one_line
 from ..registry import KINDS
-from . import load_registry, main
+from .app import load_registry, main
 
 
 @main.command("list")
@@ -65,12 +65,10 @@ def info(ctx, name, resize, sets, backend):
 
 def describe_model(reg, spec, resize, sets, backend_name):
     from ..config import check_setting, parse_sets
-    from ..pipeline import describe, load_backend, pick_backend, plugin_call
+    from ..pipeline import check_arch, describe, load_backend, pick_backend, plugin_call
 
     arch = {**spec.arch, **parse_sets([s if s.startswith("arch.") else f"arch.{s}" for s in sets]).get("arch", {})}
-    unknown = sorted(set(arch) - set(spec.arch))
-    if unknown:
-        raise UsageError(f"model '{spec.name}' has no architecture argument '{unknown[0]}'; valid: {', '.join(spec.arch) or 'none'}")
+    check_arch(spec, arch)
     shape = tuple(spec.sample_shape)
     if resize is not None:
         shape = shape[:2] + (check_setting("resize", resize),) * 2

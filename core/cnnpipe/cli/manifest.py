@@ -8,7 +8,7 @@ import os
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 from .options import run_options, settings_of
 from .output import emit
 
@@ -33,7 +33,7 @@ def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port
         return slurm_script(ctx, model, dataset, config_file, sets, resume, port, output, debug, params)
     from ..kube.distributed import manifests
     from ..docker.limits import check as check_limits
-    from ..docker.request import container_args
+    from ..docker.request import RUNS, container_args
     from ..pipeline import resolve
 
     for given, flag in ((resume, "--resume"), (port, "--port"), (params.get("gpus"), "--gpus")):
@@ -47,7 +47,7 @@ def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port
     if device and device.startswith("gpu") and not gpus_per_worker:
         raise UsageError(f"--device {device} needs GPUs: add --gpus-per-worker G")
     options["device"] = device or ("gpu" if gpus_per_worker else "cpu")
-    options["out"] = "/runs"
+    options["out"] = RUNS
     resolved = resolve(load_registry(ctx), model, dataset, options=options, sets=sets, config_file=config_file)
     config = resolved.config
     if config.workers < 2:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 from .options import CONTAINER_NAMES, run_options, settings_of
 from .slurm import check_options, run_on_slurm
 
@@ -35,7 +35,7 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume, port=None,
     from .. import interrupts
     from ..distributed import environment
     from ..pipeline import prepare, resolve, resolve_resume
-    from ..run import execute
+    from ..driver import execute
 
     reg = load_registry(ctx)
     env = environment.detect()
@@ -47,11 +47,11 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume, port=None,
     for note in resolved.notes:
         click.echo(f"cnnpipe: {note}", err=True)
     if env is not None:
-        from ..distributed.rank import run_as
+        from ..runner.rank import run_as
 
         return run_as(reg, resolved, env)
     if resolved.config.workers > 1:
-        from ..distributed.local import launch_run
+        from ..runner.local import launch_run
 
         ctx.exit(launch_run(reg, resolved, port=port, debug=debug, disable=ctx.find_root().obj["disable"]))
     if port is not None:

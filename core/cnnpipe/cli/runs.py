@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from . import main
+from .app import main
 
 
 @main.group()

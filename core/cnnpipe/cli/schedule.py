@@ -12,7 +12,7 @@ from dataclasses import replace
 import click
 
 from ..errors import UsageError
-from . import load_registry, main
+from .app import load_registry, main
 from .options import parse_run_args
 from .output import emit
 
@@ -44,9 +44,12 @@ def schedule():
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop a job that runs longer and record it failed.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
               help="Make each job a sweep (cnnpipe sweep) over these values; repeatable.")
+@click.option("--on", "target", type=click.Choice(["docker", "slurm"]), default="docker", show_default=True,
+              help="Where each job runs: a container here, or a Slurm job the scheduler submits with sbatch.")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="-- MODEL DATASET [RUN OPTIONS]")
 @click.pass_context
-def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, grid, run_args):
+def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retries, backoff, timeout, grid, target,
+        run_args):
     """Add schedule NAME that runs MODEL on DATASET in a container at each cron slot (with --grid: a sweep)."""
     from ..pipeline import resolve
     from ..schedule import resources, slots
@@ -59,6 +62,10 @@ def add(ctx, name, cron, tz, gpus, image, concurrency, starting_deadline, retrie
                  retries=retries, backoff=backoff, timeout=timeout if timeout is not None else run["timeout"],
                  memory=run["memory"], cpus=run["cpus"], now=time.time(),
                  available_gpus=resources.configured().gpus if gpus else ())
+    if target == "slurm":
+        from .slurm import add_on_slurm
+
+        return add_on_slurm(open_store(), new, gpus=gpus, grid=grid, image=image or run["image"])
     if grid:
         new = replace(new, request=scheduled_sweep(ctx, new.request, run, grid))
     # Asked of the engine only once everything else is known to be right.
@@ -274,8 +281,8 @@ def export(ctx, name, kubernetes, output):
 def scheduler(once, interval, gpus, cpu_jobs):
     """Fire due schedules and run their jobs, in the foreground."""
     from ..schedule import resources
-    from ..schedule.launcher import DockerLauncher
     from ..schedule.scheduler import Scheduler, loop
+    from ..schedule.slurm import launchers
 
     from ..docker import limits
 
@@ -283,9 +290,7 @@ def scheduler(once, interval, gpus, cpu_jobs):
     res = resources.configured(gpus, cpu_jobs)
     store = open_store()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    launcher = DockerLauncher(store.id)
-    launcher.client  # fail now, with one line, when no engine answers
-    sched = Scheduler(store, launcher, res)
+    sched = Scheduler(store, launchers(store, store.schedules()), res)
     if once:
         sched.tick()
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from . import debugging, load_registry, main
+from .app import debugging, load_registry, main
 from .options import CONTAINER_NAMES, SLURM_NAMES
 
 
@@ -75,6 +75,21 @@ def sweep_on_slurm(ctx, todo, out, params) -> None:
     click.echo(f"cnnpipe: submitted Slurm job array {job_id} ({len(folders)} task(s)); when it is done, the same "
                "cnnpipe sweep command compares the runs (and submits what did not finish)", err=True)
     click.echo(job_id)
+
+
+def add_on_slurm(store, new, *, gpus, grid, image) -> None:
+    """``schedule add --on slurm``: the schedule stored with its jobs marked for Slurm."""
+    from dataclasses import replace
+
+    from ..schedule import slots
+
+    for given, flag in ((gpus, "--gpus"), (grid, "--grid"), (image, "--image")):
+        if given:
+            raise UsageError(f"{flag} does not apply to schedule add --on slurm (yet: one CPU run per job)")
+    store.add_schedule(replace(new, request=replace(new.request, on="slurm")))
+    nxt = slots.next_slot(new.cron, new.timezone, new.last_slot)
+    click.echo(f"added schedule {new.name} (on slurm): {new.request.model} on {new.request.dataset}, "
+               f"next slot {slots.show(nxt, new.timezone)}")
 
 
 @main.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import CnnpipeError, UsageError
-from . import debugging, load_registry, main
+from .app import debugging, load_registry, main
 from .options import CONTAINER_NAMES, run_options, settings_of
 from .slurm import check_options, sweep_on_slurm
 

@@ -3,9 +3,9 @@
 - :mod:`.environment`: what an engine's environment says about this process (``DMLC_*`` for MXNet's
   parameter server, torchrun's ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``), free ports, the run's checks.
 - :mod:`.engine`: the contract a backend's engine fills (``Backend.join`` returns one).
-- :mod:`.rank`: ``cnnpipe run`` as one rank (or a server, or the scheduler) of such a run.
-- :mod:`.launch` and :mod:`.output`: ``cnnpipe run --workers N`` on this machine, its watchdog and its logs.
-- :mod:`.manifests`: the same run as Kubernetes manifests (``cnnpipe manifest``).
+
+The processes themselves are started and watched by :mod:`cnnpipe.runner`; the same run as Kubernetes
+manifests is :mod:`cnnpipe.kube.distributed`.
 """
 
 PS_LITE = "ps-lite"  # MXNet's parameter server: a scheduler, servers and workers (DMLC_* variables)

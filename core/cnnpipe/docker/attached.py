@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import JobError, UsageError
+from ..files import DiskFull
+from ..rundir import CONTAINER
 from ..specs import NO_FILES
 from . import container as containers, engine, limits, staging
 from .request import ContainerRequest, container_args, shared_cache
@@ -108,7 +110,10 @@ def execute(client, request: ContainerRequest, echo=None) -> int:
                     containers.refresh(container)  # its exit and times, before it is gone
                     moved = containers.remove(container)
                     made = moved or [out_dir / name for name in sorted(_listing(out_dir) - before)]
-                    containers.record(container, made, code)
+                    try:
+                        containers.record(container, made, code)
+                    except (OSError, DiskFull) as exc:  # the job's outcome stands; only its record is missing
+                        echo(f"cnnpipe: warning: could not write {CONTAINER}: {exc}")
                     for run_dir in made:
                         echo(f"run folder on the host: {run_dir}")
     return code

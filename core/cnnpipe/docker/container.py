@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ..errors import CnnpipeError, EngineError, JobError, UsageError
 from ..files import write_json
+from ..rundir import CONFIG, CONTAINER
 from . import engine, image, staging
 from .request import ContainerRequest, check, create_kwargs, job_user
 
 GPU_DRIVER_ERROR = "could not select device driver"
 NVIDIA_HINT = ("install the NVIDIA Container Toolkit on the host (apt-get install nvidia-container-toolkit; "
                "nvidia-ctk runtime configure --runtime=docker) and restart dockerd")
-RECORD = "container.json"
 TIMEOUT_EXIT = 124
 OOM_EXIT = 137
 # Seconds a stopped job has between SIGTERM (the run inside records "interrupted", cleans up) and SIGKILL.
@@ -199,8 +199,8 @@ def record(container, run_dirs, exit_code: int | None) -> None:
     if info["oom_killed"]:
         info["reason"] = f"killed for exceeding its memory limit{memory_limit(container)} (exit 137, OOMKilled)"
     for run_dir in run_dirs:
-        if (Path(run_dir) / "config.json").is_file():
-            write_json(Path(run_dir) / RECORD, info)
+        if (Path(run_dir) / CONFIG).is_file():
+            write_json(Path(run_dir) / CONTAINER, info)
 
 
 def moment(value):

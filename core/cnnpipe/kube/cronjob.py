@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..docker.request import DATA, RUNS
 from ..schedule.records import Schedule
-from .pods import k8s_name, lock_down, resources
+from .pods import FINISHED_TTL, k8s_name, lock_down, resources
 
 POLICY = {"allow": "Allow", "forbid": "Forbid", "replace": "Replace"}
 
@@ -34,6 +34,7 @@ def cronjob(schedule: Schedule) -> dict:
         container["resources"] = limits
     job_spec = {
         "backoffLimit": int(schedule.retries),
+        "ttlSecondsAfterFinished": FINISHED_TTL,
         "template": {
             "metadata": {"labels": {"cnnpipe": "job", "cnnpipe.schedule": name}},
             "spec": lock_down({"restartPolicy": "Never", "containers": [container], "volumes": volumes}),

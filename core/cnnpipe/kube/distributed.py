@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..distributed import PS_LITE
 from ..docker.request import DATA, RUNS, TMP
 from ..errors import UsageError
-from .pods import k8s_name, lock_down, resources
+from .pods import FINISHED_TTL, k8s_name, lock_down, resources
 
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"  # Kubeflow Trainer v2.3.0
 TRAINER_RUNTIME = "torch-distributed"
@@ -76,6 +76,7 @@ def indexed_job(service_name: str, pods: int, main: dict, vols: list, timeout=No
     """An Indexed Job's ``spec``: ``pods`` pods at once, each named ``JOB-INDEX`` under ``service_name``; one failure
     fails the Job, and Kubernetes then stops its other pods."""
     spec = {"completionMode": "Indexed", "completions": pods, "parallelism": pods, "backoffLimit": 0,
+            "ttlSecondsAfterFinished": FINISHED_TTL,
             "template": {"metadata": {"labels": {"cnnpipe": "job", **labels(service_name)}},
                          "spec": lock_down({"subdomain": service_name, "restartPolicy": "Never", "containers": [main],
                                             "volumes": list(vols), "automountServiceAccountToken": False,
@@ -137,6 +138,12 @@ def torchrun_env(master_host: str, nodes: int, per_node: int) -> list[dict]:
             {"name": "PET_MASTER_ADDR", "value": master_host}, {"name": "PET_MASTER_PORT", "value": str(MASTER_PORT)}]
 
 
+def shared_memory(vols: list, mounts: list) -> tuple[list, list]:
+    """``/dev/shm`` as a memory volume: NCCL between the GPUs of one pod needs more than the runtime's 64 MiB."""
+    return ([*vols, {"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+            [*mounts, {"name": "dshm", "mountPath": "/dev/shm"}])
+
+
 TORCHRUN = ["torchrun", "--max-restarts", "0", "--no-python", "cnnpipe", "run"]
 
 
@@ -154,6 +161,8 @@ def torchrun_job(name, args, image, workers, gpus=0, memory=None, cpus=None, tim
     """PyTorch's ranks as an Indexed Job of torchrun pods: no operator needed."""
     nodes, per_node = nodes_of(workers, gpus)
     vols, mounts = volumes(name)
+    if per_node > 1:
+        vols, mounts = shared_memory(vols, mounts)
     host, extra = first_pod(None if job_name is None else job_name or name, name)
     main = container(image, list(TORCHRUN), args, [*extra, *torchrun_env(host, nodes, per_node)],
                      resources(memory, cpus, gpus), mounts)
@@ -164,11 +173,16 @@ def trainjob(name, args, image, workers, gpus=0, memory=None, cpus=None, timeout
     """PyTorch's ranks as a Kubeflow Trainer TrainJob on the ``torch-distributed`` runtime (which sets ``PET_*``)."""
     nodes, per_node = nodes_of(workers, gpus)
     vols, mounts = volumes(name)
+    if per_node > 1:
+        vols, mounts = shared_memory(vols, mounts)
     trainer = {"image": image, "command": list(TORCHRUN), "args": args, "numNodes": nodes, "numProcPerNode": per_node}
     limits = resources(memory, cpus, gpus)
     if limits:
         trainer["resourcesPerNode"] = limits
     pod = lock_down({"volumes": list(vols), "containers": [{"name": "node", "volumeMounts": list(mounts)}]})
+    # Trainer v2.3's pod patch has no such field (the API server would prune it): the runtime's own pod template
+    # decides, so an operator sets it on the ClusterTrainingRuntime.
+    del pod["automountServiceAccountToken"]
     patch = {"manager": "cnnpipe", "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [
         {"name": "node", "template": {"spec": {"template": {"metadata": {"labels": {"cnnpipe.run": name}},
                                                             "spec": pod}}}}]}}}}

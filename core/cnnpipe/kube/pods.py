@@ -7,6 +7,10 @@ import re
 from ..docker.request import NOBODY, TMP, TMP_SIZE
 
 
+# Finished Jobs (and their pods' logs) are kept a week, then deleted by Kubernetes' TTL controller.
+FINISHED_TTL = 7 * 24 * 3600
+
+
 def k8s_name(name: str, default: str, limit: int) -> str:
     """``name`` as a DNS-1123 label of at most ``limit`` characters (``default`` when nothing is left)."""
     cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
@@ -36,10 +40,11 @@ def lock_down(pod_spec: dict) -> dict:
     """Give ``pod_spec`` and each of its containers what a Docker job container has; returns ``pod_spec``.
 
     A non-root uid, a read-only root filesystem with an in-memory ``/tmp``, no privilege escalation, no
-    capabilities and the runtime's default seccomp profile.  (Docker's process limit has no per-pod field:
+    capabilities, the runtime's default seccomp profile, and no service-account token.  (Docker's process limit has no per-pod field:
     it is the kubelet's ``podPidsLimit``.)
     """
     uid, gid = NOBODY
+    pod_spec["automountServiceAccountToken"] = False  # training talks to no Kubernetes API
     pod_spec["securityContext"] = {
         "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
         "seccompProfile": {"type": "RuntimeDefault"},

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import atomic_path
+from ..files import DiskFull, atomic_path
+from ..rundir import CONFIG, CONTAINER
 from .records import Job
 
 LOG_NAME = "job.log"
+log = logging.getLogger("cnnpipe.scheduler")
 
 
 @dataclass(frozen=True)
@@ -128,11 +131,13 @@ class DockerLauncher:
                 raise
             folder = Path(job.out_dir) if job.out_dir else None
             if folder and folder.is_dir():
-                with atomic_path(folder / LOG_NAME) as tmp:
-                    tmp.write_bytes(output)
+                kept(job, folder / LOG_NAME, lambda: _write_log(folder / LOG_NAME, output))
+            # Removed even when nothing could be kept (a full disk): a container kept "until there is room"
+            # would be retried, and warned about, on every pass.
             moved = containers.remove(container)
-            run_dirs = moved or ([p.parent for p in folder.glob("*/config.json")] if folder else [])
-            containers.record(container, run_dirs, (container.attrs.get("State") or {}).get("ExitCode"))
+            run_dirs = moved or ([p.parent for p in folder.glob(f"*/{CONFIG}")] if folder else [])
+            exit_code = (container.attrs.get("State") or {}).get("ExitCode")
+            kept(job, CONTAINER, lambda: containers.record(container, run_dirs, exit_code))
 
     def job_ids(self) -> list[int]:
         """Ids of the jobs of this store that still have a container."""
@@ -140,3 +145,17 @@ class DockerLauncher:
 
         found = engine.find(self.client, {"cnnpipe.store": self.store_id})
         return sorted({int(c.labels["cnnpipe.job"]) for c in found if c.labels.get("cnnpipe.job", "").isdigit()})
+
+
+def _write_log(path: Path, output: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(output)
+
+
+def kept(job: Job, what, write) -> None:
+    """``write()`` a record of a finished job; when the disk refuses it, one warning: the job's outcome is in the
+    store already and must not change because a file about it could not be written."""
+    try:
+        write()
+    except (OSError, DiskFull) as exc:
+        log.warning("job %s (%s): could not write %s: %s", job.id, job.schedule, what, getattr(exc, "strerror", None) or exc)

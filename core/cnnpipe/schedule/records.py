@@ -26,6 +26,7 @@ class Request:
     cpus: float | None = None
     timeout: float | None = None  # seconds; copied from the schedule into each job
     command: str = "run"          # the cnnpipe command that takes ``args``: run, or sweep (schedule add --grid)
+    on: str = "docker"            # where jobs run: docker (a container here) or slurm (submitted with sbatch)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -14,6 +14,7 @@ from pathlib import Path
 from dataclasses import replace
 
 from ..errors import CnnpipeError, UsageError
+from ..rundir import CONFIG
 from . import slots
 from .records import Job, Schedule
 from .resources import Resources, allocate
@@ -255,7 +256,7 @@ def find_run_dir(job: Job):
     """The run folder the job's container wrote, if any."""
     if not job.out_dir:
         return None
-    found = sorted(p.parent for p in Path(job.out_dir).glob("*/config.json"))
+    found = sorted(p.parent for p in Path(job.out_dir).glob(f"*/{CONFIG}"))
     return str(found[-1]) if found else None
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import EngineError
+from ..rundir import CONFIG
 from .launcher import Status
 from .records import Job
 
@@ -46,7 +47,7 @@ class FakeLauncher:
         if code == 0 and c["job"].out_dir:
             run = Path(c["job"].out_dir) / "lenet-fashion-mnist-20260101-000000"
             run.mkdir(parents=True, exist_ok=True)
-            (run / "config.json").write_text(json.dumps({"config": {}}))
+            (run / CONFIG).write_text(json.dumps({"config": {}}))
 
     def status(self, job: Job) -> Status | None:
         c = self.containers.get(job.id)

@@ -63,13 +63,13 @@ def finished(since: str = "now-1days") -> list[SlurmJob]:
             if len(line.split("|")) >= 6 and line.split("|")[1].startswith(JOB_PREFIX)]
 
 
-def state(job_id: str) -> str:
-    """The state of one job as ``scontrol`` reports it (known while Slurm remembers the job)."""
+def show(job_id: str) -> dict[str, str]:
+    """One job's fields as ``scontrol show job`` reports them (while Slurm remembers the job)."""
     text = _slurm(["scontrol", "show", "job", "--oneliner", job_id])
-    for item in text.split():
-        if item.startswith("JobState="):
-            return item.split("=", 1)[1]
-    raise JobError(f"scontrol did not report the state of job {job_id}")
+    fields = dict(item.split("=", 1) for item in text.split() if "=" in item)
+    if "JobState" not in fields:
+        raise JobError(f"scontrol did not report the state of job {job_id}")
+    return fields
 
 
 def cancel(job_id: str) -> None:

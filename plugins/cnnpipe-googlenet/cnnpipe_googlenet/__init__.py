@@ -6,13 +6,8 @@ from cnnpipe.specs import ModelSpec, Recipe
 
 CNNPIPE_PLUGIN_API = "0.2"  # the plugin API this plugin is written for (see CHANGELOG.md)
 
-# The book's Inception arguments (c1, c2, c3, c4) of each block's Inception blocks.
-STAGES = {
-    "b3": [(64, (96, 128), (16, 32), 32), (128, (128, 192), (32, 96), 64)],
-    "b4": [(192, (96, 208), (16, 48), 64), (160, (112, 224), (24, 64), 64), (128, (128, 256), (24, 64), 64),
-           (112, (144, 288), (32, 64), 64), (256, (160, 320), (32, 128), 128)],
-    "b5": [(256, (160, 320), (32, 128), 128), (384, (192, 384), (48, 128), 128)],
-}
+from .stages import STAGES  # noqa: F401  (importable from the package, as before)
+
 # The narrowest convolutions have 16 channels; a larger ratio would leave some with none.
 MAX_RATIO = 16
 

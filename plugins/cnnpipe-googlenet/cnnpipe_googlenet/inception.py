@@ -2,7 +2,7 @@
 
 from mxnet.gluon import nn
 
-from . import STAGES
+from .stages import STAGES
 
 
 class Inception(nn.HybridBlock):

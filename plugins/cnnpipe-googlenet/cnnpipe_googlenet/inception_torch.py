@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import STAGES
+from .stages import STAGES
 
 
 class Inception(nn.Module):

@@ -1,7 +1,7 @@
 """A run as an MLflow run: the resolved configuration and versions as params, every epoch's metrics,
 backend/model/dataset as tags, and ``config.json``, ``plot.png`` and ``model.params`` as artifacts.
 
-The store is ``MLFLOW_TRACKING_URI``, else ``./mlruns``; the experiment ``MLFLOW_EXPERIMENT_NAME``, else
+The store is ``MLFLOW_TRACKING_URI``, else (resuming) the one the run logged to, else ``./mlruns``; the experiment ``MLFLOW_EXPERIMENT_NAME``, else
 ``cnnpipe``.  A resumed run goes on logging into the MLflow run it started (``mlflow.json`` in the run folder).
 """
 
@@ -25,8 +25,18 @@ ARTIFACTS = ("config.json", "plot.png", "model.params")
 PARAM_LIMIT = 500  # characters MLflow keeps of a param value in every store
 
 
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or Path("mlruns").absolute().as_uri()
+def tracking_uri(run=None) -> str:
+    """``MLFLOW_TRACKING_URI``; else, for a resumed run, the store it logged to (``mlflow.json``), so that a
+    resume from another shell or folder goes on in the same MLflow run; else ``./mlruns``."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    record = run.run_dir.file(RECORD) if run is not None and run.run_dir is not None else None
+    if record is not None and record.is_file():
+        try:
+            return json.loads(record.read_text())["tracking_uri"]
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged record: the run starts a new MLflow run, as without one
+    return Path("mlruns").absolute().as_uri()
 
 
 def local_folder(uri: str) -> Path | None:
@@ -64,10 +74,26 @@ def reason(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
+DATABASES = ("sqlite:", "postgresql", "mysql", "mssql")
+
+
+def check_database_store(uri: str) -> None:
+    """A one-line error when ``uri`` names a database store and MLflow's SQL store cannot be imported."""
+    if not uri.startswith(DATABASES):
+        return
+    import importlib.util
+
+    missing = [name for name in ("sqlalchemy", "alembic") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"reporter 'mlflow': the tracking URI {uri} is a database store, which needs "
+                         f"{' and '.join(missing)}: pip install 'cnnpipe-mlflow[sqlite]' (from plugins/cnnpipe-mlflow)")
+
+
 def connect(uri: str):
     """An ``MlflowClient`` for ``uri`` that has answered once; a one-line error when the store cannot be used."""
     from mlflow.tracking import MlflowClient
 
+    check_database_store(uri)
     folder = local_folder(uri)
     if folder is not None:
         # MLflow 3 refuses a folder store unless told it is wanted; ./mlruns is this reporter's default.
@@ -102,7 +128,7 @@ class MlflowReporter:
 
     def __init__(self, run):
         self.leader = run.world.leader
-        self.uri = tracking_uri()
+        self.uri = tracking_uri(run)
         self.client = connect(self.uri) if self.leader else None
         self.run_id = None
 

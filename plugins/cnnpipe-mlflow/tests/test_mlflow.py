@@ -90,6 +90,23 @@ def test_a_resumed_run_goes_on_in_the_same_mlflow_run(cli, tmp_path):
     assert run.data.tags["cnnpipe.resumed_at_epoch"] == "2"
 
 
+def test_a_run_resumed_from_another_shell_and_folder_is_one_mlflow_run_with_every_epoch(cli, tmp_path):
+    uri = (tmp_path / "store").as_uri()
+    first = cli("run", "lenet", "fashion-mnist", *QUICK, "--epochs", "1", "--reporter", "mlflow", "--out", "runs",
+                env={"MLFLOW_TRACKING_URI": uri})
+    assert first.returncode == 0, first.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = subprocess.run([sys.executable, "-m", "cnnpipe", "run", "--resume", str(folder), "--epochs", "2",
+                            "--reporter", "mlflow"], cwd=elsewhere, capture_output=True, text=True, timeout=600,
+                           env={**os.environ})  # no MLFLOW_TRACKING_URI (the fixture removed it)
+    assert again.returncode == 0, again.stderr
+    assert not (elsewhere / "mlruns").exists()
+    mlflow, run = only_run(uri)
+    assert [step for step, _ in history(mlflow, run.info.run_id, "test_acc")] == [1, 2]
+
+
 def test_an_unreachable_store_stops_the_run_before_training(cli, tmp_path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
@@ -140,3 +157,27 @@ def test_an_interrupted_run_is_killed_in_mlflow(cli, tmp_path):
     mlflow, run = only_run(uri)
     assert run.info.status == "KILLED" and run.data.tags["cnnpipe.error"].startswith("KeyboardInterrupt")
     assert len(history(mlflow, run.info.run_id, "test_acc")) >= 1
+
+
+def test_a_sqlite_store_is_a_real_sqlite_file_that_mlflow_reads_back(cli, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = cli("run", "lenet", "fashion-mnist", *QUICK, "--epochs", "1", "--reporter", "mlflow", "--out", "runs",
+                 env={"MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "mlflow.db").read_bytes()[:16] == b"SQLite format 3\x00"
+    mlflow, run = only_run(uri)
+    assert run.info.status == "FINISHED" and [s for s, _ in history(mlflow, run.info.run_id, "test_acc")] == [1]
+
+
+def test_a_sqlite_store_without_its_packages_is_one_line_naming_the_extra(tmp_path):
+    # As on a machine without the extra: the SQL store's packages cannot be imported.
+    hide = ("import sys; sys.modules['sqlalchemy'] = None; import importlib.util as u; real = u.find_spec; "
+            "u.find_spec = lambda n, *a: None if n in ('sqlalchemy', 'alembic') else real(n, *a); "
+            "from cnnpipe.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", hide, "run", "lenet", "fashion-mnist", *QUICK, "--epochs", "1",
+                             "--reporter", "mlflow", "--out", "runs"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, timeout=600)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "needs sqlalchemy and alembic: pip install 'cnnpipe-mlflow[sqlite]' (from plugins/cnnpipe-mlflow)")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "x.db").exists()

@@ -23,6 +23,11 @@ SCALARS = {
 }
 
 
+# Settings shown as hparams: what a sweep varies, and what tells its runs apart.
+HPARAMS = ("model", "dataset", "backend", "epochs", "batch_size", "lr", "optimizer", "resize", "seed", "precision",
+           "limit", "workers")
+
+
 class TensorBoard:
     """One event-file writer per run; only the process that writes the run folder writes events."""
 
@@ -55,7 +60,25 @@ class TensorBoard:
 
     @hookimpl
     def cnnpipe_on_run_end(self, run, summary):
+        if self.writer is not None:
+            self._hparams(run)
         self._close()
+
+    def _hparams(self, run):
+        """The run's settings as TensorBoard hparams, against its final metrics: the runs of a sweep side by side
+        in the HPARAMS tab (``tensorboard --logdir SWEEP_FOLDER``)."""
+        from tensorboardX.summary import hparams
+
+        config = run.config.to_dict()
+        values = {k: config[k] for k in HPARAMS if config.get(k) is not None}
+        values.update({f"arch.{k}": v for k, v in (config.get("arch") or {}).items()})
+        values = {k: v if isinstance(v, (bool, int, float, str)) else json.dumps(v) for k, v in values.items()}
+        final = {tag: float(run.history[-1][key]) for key, tag in SCALARS.items()
+                 if run.history and run.history[-1].get(key) is not None and key in ("train_loss", "train_acc", "test_acc")}
+        writer = self.writer._get_file_writer()
+        for summary in hparams(values, final):
+            writer.add_summary(summary)
+        self.writer.flush()
 
     @hookimpl
     def cnnpipe_on_run_failed(self, run, error):

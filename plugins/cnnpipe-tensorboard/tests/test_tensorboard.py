@@ -68,3 +68,20 @@ def test_listed_by_cnnpipe_plugins_without_importing_tensorboardx(cli):
     assert row["status"] == "ok" and row["registers"] == {"reporters": ["tensorboard"]}
     code = "import sys; from cnnpipe.registry import build_registry; build_registry(); print('tensorboardX' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_settings_are_hparams_against_the_final_metrics(cli, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    result = cli("run", "lenet", "fashion-mnist", *QUICK, "--epochs", "1", "--reporter", "tensorboard", "--out", "runs")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    events = EventAccumulator(str(folder / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    data = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    got = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in data.session_start_info.hparams.items()}
+    assert got["lr"] == pytest.approx(0.1) and got["model"] == "lenet" and got["arch.activation"] == "relu"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {"loss/train", "accuracy/train", "accuracy/test"}

@@ -1,33 +1,18 @@
-"""The PyTorch backend: devices, checks and ``cnnpipe info``; a run's live state is in :mod:`.session`."""
+"""The PyTorch backend: checks and ``cnnpipe info``; devices and precisions are in :mod:`.devices`, a run's live
+state in :mod:`.session`."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from cnnpipe.backend import Backend, build_network, parse_device
+from cnnpipe.backend import Backend, build_network
 from cnnpipe.errors import UsageError
 
 from . import distributed, export as exports
+from .devices import PRECISIONS, device_of
 from .layers import INITIALIZERS, num_params
 from .optimizers import OPTIMIZERS
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def device_of(device: str) -> torch.device:
-    """The book's ``try_gpu`` on CUDA: a GPU when asked for or, with ``auto``, when one is present."""
-    kind, index = parse_device(device)
-    if kind == "cpu":
-        return torch.device("cpu")
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if kind == "auto":
-        return torch.device("cuda", 0) if count else torch.device("cpu")
-    if index >= count:
-        hint = "" if torch.version.cuda else f" (PyTorch {torch.__version__} is a CPU build; install its CUDA build)"
-        raise UsageError(f"--device {device}: this machine has {count} GPU(s) usable by PyTorch{hint}")
-    return torch.device("cuda", index)
-
 
 def layer_name(name: str, layer: nn.Module) -> str:
     """A top-level layer's name for ``cnnpipe info``: its own (``b1``) or its kind and position (``conv2d0``)."""

@@ -10,6 +10,7 @@ import torch
 from cnnpipe.errors import UsageError
 
 FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}
+ONNX_INSTALL = "install it with: pip install 'cnnpipe-torch[onnx]'"
 INPUT, OUTPUT = "data", "scores"
 
 
@@ -52,10 +53,14 @@ def onnx_file(net, X, path: Path) -> None:
     """An ONNX model with a dynamic batch dimension, input ``data`` and output ``scores``."""
     batch = {0: "batch"}
     try:
+        import onnx  # noqa: F401  (torch's exporter needs it, and says so only as "OnnxExporterError")
+    except ImportError:
+        raise UsageError(f"exporting to ONNX needs the onnx package, which is not installed; {ONNX_INSTALL}")
+    try:
         torch.onnx.export(net, (X,), str(path), dynamo=False, input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes={INPUT: batch, OUTPUT: batch})
     except (ImportError, ModuleNotFoundError) as exc:
-        raise UsageError(f"exporting to ONNX failed for want of a package ({exc}); pip install onnx")
+        raise UsageError(f"exporting to ONNX failed for want of a package ({exc}); {ONNX_INSTALL}")
 
 
 def program_file(net, X, path: Path) -> None:

@@ -13,7 +13,7 @@ from cnnpipe.backend import Session, build_network, network_input
 from cnnpipe.specs import CLASSIFICATION
 
 from . import distributed, malloc
-from .backend import PRECISIONS, device_of
+from .devices import PRECISIONS, device_of
 from cnnpipe.augment import wanted
 
 from .layers import augmented, gluon_batch_norm, initialize, resized, to_float

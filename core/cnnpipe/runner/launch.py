@@ -20,9 +20,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..distributed import PS_LITE
+from ..distributed.environment import LAUNCH_VAR, LOCALHOST
 from ..threads import threads_for
-from . import PS_LITE
-from .environment import LAUNCH_VAR, LOCALHOST
 from .output import Output, Source
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL when stopping the processes

@@ -10,10 +10,12 @@ import logging
 import sys
 from dataclasses import replace
 
+from ..distributed import PS_LITE, environment
+from ..distributed.environment import Environment
+from ..driver import LOG_FORMAT
 from ..errors import UsageError
-from ..run import LOG_FORMAT, World
-from . import PS_LITE, environment
-from .environment import Environment
+from ..run import World
+from ..rundir import LOG
 
 # A rank's log lines on its standard stream; cnnpipe's launcher reads them back into run.log (see .output).
 RECORD_FORMAT = "[rank {rank}] %(levelname)s %(message)s"
@@ -27,7 +29,7 @@ def run_as(registry, resolved, env: Environment) -> None:
         serve(resolved.backend, env)
         return
     from ..pipeline import prepare
-    from ..run import execute
+    from ..driver import execute
 
     engines = []
 
@@ -54,7 +56,7 @@ def log_handler(world: World, env: Environment, run_dir) -> logging.Handler:
     """Where a rank's log goes: to cnnpipe's launcher on standard output, which writes run.log; else rank 0
     writes run.log itself and the other ranks log to standard error."""
     if world.leader and not env.launched:
-        handler = logging.FileHandler(run_dir.file("run.log"))
+        handler = logging.FileHandler(run_dir.file(LOG))
         handler.setFormatter(logging.Formatter(LOG_FORMAT.replace("%(message)s", "rank 0: %(message)s")))
         return handler
     handler = logging.StreamHandler(sys.stdout if env.launched else sys.stderr)

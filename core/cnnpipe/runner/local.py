@@ -13,10 +13,11 @@ import sys
 import tempfile
 import uuid
 
+from ..driver import failure_summary
 from ..errors import JobError, UsageError
-from ..run import failure_summary
-from . import PS_LITE, TORCHRUN
-from .environment import LOCALHOST, check_port, free_port
+from ..rundir import LOG
+from ..distributed import PS_LITE, TORCHRUN
+from ..distributed.environment import LOCALHOST, check_port, free_port
 from .launch import Launch, plan
 from .output import Output
 
@@ -49,7 +50,7 @@ def launch_run(registry, resolved, *, port=None, debug=False, disable=(), termin
     command = [sys.executable, "-m", "cnnpipe", *(arg for name in disable for arg in ("--disable-plugin", name)),
                "run", "--resume", str(run_dir.path.resolve()), *(["--debug"] if debug else [])]
     log_dir = tempfile.mkdtemp(prefix="cnnpipe-torchrun-")
-    output = Output(run_dir.file("run.log"), terminal)
+    output = Output(run_dir.file(LOG), terminal)
     try:
         servers = f" and {config.servers} server(s)" if spec.launcher == PS_LITE else ""
         output.note(f"{config.workers} workers{servers} ({spec.launcher}) on {LOCALHOST}:{port}; batch "
