@@ -71,10 +71,6 @@ def unmet(dist: str, installed: Installed | None = None) -> str | None:
         key, shown = todo.pop(0)
         if key in seen or key in installed.ok or key not in installed.dists:
             continue
-        if key == CORE and key != top:
-            # The core is running: whatever it needs for its own commands (docker, croniter) is its business,
-            # and a plugin must not turn broken on a machine without them (the GPU machine of gpu_check.sh).
-            continue
         seen.add(key)
         via = "" if key == top else f", required by {shown}"
         for req in installed.requires(key):
