@@ -54,9 +54,6 @@ if TYPE_CHECKING:
     from .run import Run
     from .specs import Data, ModelSpec
 
-INITIALIZERS = ("xavier", "normal", "uniform")
-
-
 class Backend(ABC):
     """One framework's pieces; ``BackendSpec.load()`` returns an instance."""
 

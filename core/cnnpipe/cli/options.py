@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from ..config import PRECISIONS
+
 # Options that are run settings (RunConfig fields, by the parameter's name).
 SETTINGS = (
     click.option("--backend", help="Training backend: mxnet, torch, ... (default: the model's first)."),
@@ -14,7 +16,8 @@ SETTINGS = (
     click.option("--optimizer", help="Optimizer name (sgd, adam, ...)."),
     click.option("--resize", type=int, help="Resize images to RESIZE x RESIZE, batch by batch on the device."),
     click.option("--device", help="auto (GPU when present, else CPU), cpu, gpu or gpu:N."),
-    click.option("--precision", help="fp32 (default), or bf16 or fp16 mixed precision (autocast; torch backend)."),
+    click.option("--precision", help=f"{PRECISIONS[0]} (default), or {' or '.join(PRECISIONS[1:])} mixed precision "
+                                     "(autocast; torch backend)."),
     click.option("--seed", type=int, help="Random seed (default 0)."),
     click.option("--reporter", "reporters", multiple=True,
                  help="Reporter to use (repeatable; 'default' stands for the default set)."),
