@@ -55,7 +55,10 @@ def test_two_ranks_train_like_one_process_with_the_total_batch(tmp_path):
     record = json.loads((two_dir / "config.json").read_text())
     assert record["distributed"]["launcher"] == "torchrun" and record["config"]["servers"] is None
     log = (two_dir / "run.log").read_text()
-    assert " INFO rank 1: epoch 2" in log and "OUTPUT torchrun: " in log
+    assert " INFO rank 1: epoch 2" in log
+    # cnnpipe gives each rank its thread count, so torchrun has no default of its own to announce
+    # (its output would reach run.log as "OUTPUT torchrun: ...", as every process's does: test_distributed.py).
+    assert "Setting OMP_NUM_THREADS" not in log
     state = torch.load(two_dir / "model.params", weights_only=True)
     assert not any(name.startswith("module.") for name in state), "saved from inside DistributedDataParallel"
 

@@ -127,7 +127,7 @@ def test_non_finite_container_limits_are_refused(cli, run_args, message):
 
 @pytest.mark.parametrize("interval", ["nan", "inf", "-1"])
 def test_the_scheduler_interval_must_be_finite_and_positive(cli, interval):
-    assert "--interval must be positive" in one_line_error(cli("scheduler", "--interval", interval, code=2))
+    assert "--interval must be a positive number of seconds" in one_line_error(cli("scheduler", "--interval", interval, code=2))
 
 
 # 8. The store
