@@ -135,8 +135,15 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
         run.setdefault("machine", machine())
     record = {"script": "python benchmarks/fresh_machine.py " + " ".join(r["suite"] for r in runs),
               "machine": machine(), "runs": runs}
+    for run in runs:
+        run["minutes"] = round(run["seconds"] / 60, 1)
     (out / "fresh-machine.json").write_text(json.dumps(record, indent=2) + "\n")
-    m = record["machine"]
+    (out / "fresh-machine.md").write_text(markdown(record))
+
+
+def markdown(record: dict) -> str:
+    """``fresh-machine.md`` as rendered from its record."""
+    m, runs = record["machine"], record["runs"]
     lines = [
         "# The README's main commands on fresh Debian machines",
         "",
@@ -151,11 +158,11 @@ def write_report(runs: list[dict], out: Path = ROOT / "benchmarks") -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        lines.append(f"| {r['system']} | {r['exit_code']} | {r['seconds'] / 60:.1f} min | {r['downloaded_mb']:.0f} MB "
+        lines.append(f"| {r['system']} | {r['exit_code']} | {r['minutes']:.1f} min | {r['downloaded_mb']:.0f} MB "
                      f"| {r['test_acc']} | {r['machine']['load_average'][0]:.1f} | {r['machine']['date']} |")
     for r in runs:
         lines += ["", f"## {r['system']}", "", "```", r["command"], "```", "", "```", *r["last_lines"], "```"]
-    (out / "fresh-machine.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def run_test_command(tar: Path, timeout: float | None = None,

@@ -15,7 +15,7 @@ BENCHMARKS = ROOT / "benchmarks"
 # A decimal figure; versions (1.9.1, 3.11.7) and names (cu117, ratio4) are not figures.
 FIGURE = re.compile(r"(?<![\w.=>])(-?\d+\.\d+)(?![\w.]*\d)")
 # Where a decimal is not a measurement: versions and the book's sections.
-NOT_FIGURES = re.compile(r"(Python|python|CUDA|numpy|mxnet|torch|cnnpipe|Debian|section|d2l) $|(<=|>=|==|<|>) ?$")
+NOT_FIGURES = re.compile(r"(Python|python|CUDA|numpy|mxnet|torch|cnnpipe|Debian|Ubuntu|Docker|Slurm|section|d2l) $|(<=|>=|==|<|>) ?$")
 SECTIONS = re.compile(r"\b\d\.\d+-\d\.\d+\b")  # "5.1-5.4"
 CHAPTER = "## The chapter's networks"
 
@@ -90,6 +90,8 @@ def test_every_figure_in_the_readme_is_recorded():
 RENDERED = {
     "CHECKS.md": ("checks.py", "results-checks.json", lambda tool, record: tool.markdown(record, record["command"])),
     "distributed.md": ("distributed.py", "distributed.json", lambda tool, record: tool.markdown(record)),
+    "fresh-machine.md": ("fresh_machine.py", "fresh-machine.json", lambda tool, record: tool.markdown(record)),
+    "image_sizes.md": ("image_sizes.py", "image_sizes.json", lambda tool, record: tool.markdown(record)),
     "RESULTS.md": ("bench.py", "results.json",
                    lambda tool, record: tool.markdown(record, record.pop("command")) + "\n"),
 }
