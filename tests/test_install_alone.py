@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["cnnpipe", "cnnpipe-mxnet", "cnnpipe-fashion-mnist"]  # the core, one backend, the dataset
 # The backends, the dataset and the trackers (reporters, with tests of their own) are not networks.
-NOT_NETWORKS = {"cnnpipe-mxnet", "cnnpipe-torch", "cnnpipe-fashion-mnist", "cnnpipe-mlflow", "cnnpipe-tensorboard"}
+NOT_NETWORKS = {"cnnpipe-mxnet", "cnnpipe-torch", "cnnpipe-fashion-mnist", "cnnpipe-imagefolder", "cnnpipe-mlflow", "cnnpipe-tensorboard"}
 
 CHECK = '''
 import json, sys
