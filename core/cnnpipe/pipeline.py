@@ -144,6 +144,16 @@ def reporter_specs(registry, names) -> tuple[ReporterSpec, ...]:
     return tuple({spec.name: spec for spec in chosen}.values())
 
 
+def resolve_start(registry, model_name, dataset_name, resume=None, *, options=None, sets=(), config_file=None,
+                  lock: bool = True) -> Resolved:
+    """The run a command was given: with ``resume``, the saved run to continue (:func:`resolve_resume`), else a
+    new one (:func:`resolve`)."""
+    if resume:
+        return resolve_resume(registry, resume, model_name, dataset_name, options=options, sets=sets,
+                              config_file=config_file, lock=lock)
+    return resolve(registry, model_name, dataset_name, options=options, sets=sets, config_file=config_file)
+
+
 def resolve_resume(registry, path, model_name=None, dataset_name=None, *, options=None, sets=(), config_file=None,
                    lock: bool = True) -> Resolved:
     """A run to continue: the saved configuration of ``path`` with the few settings a resumed run may change.

@@ -65,7 +65,7 @@ def manifest(ctx, model, dataset, config_file, sets, resume, debug, runner, port
 
 def slurm_script(ctx, model, dataset, config_file, sets, resume, port, output, debug, params) -> None:
     """``cnnpipe manifest --slurm``: the batch script ``--runner slurm`` would submit, for sbatch by hand."""
-    from ..pipeline import resolve, resolve_resume
+    from ..pipeline import resolve_start
     from ..slurm import submit
     from .slurm import check_options, resources
 
@@ -75,10 +75,7 @@ def slurm_script(ctx, model, dataset, config_file, sets, resume, port, output, d
     asked = resources(params, cluster=False)
     options = settings_of(params)
     reg = load_registry(ctx)
-    if resume:
-        resolved = resolve_resume(reg, resume, model, dataset, options=options, sets=sets, config_file=config_file)
-    else:
-        resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
+    resolved = resolve_start(reg, model, dataset, resume, options=options, sets=sets, config_file=config_file)
     folder = submit.ready_folder(reg, resolved)
     job = submit.run_job(resolved, folder, asked, disable=ctx.find_root().obj["disable"],
                          debug=debug)

@@ -34,16 +34,13 @@ def run_here(ctx, model, dataset, options, sets, config_file, resume, port=None,
     launcher; Ctrl-C leaves a resumable run folder and says how to continue."""
     from .. import interrupts
     from ..distributed import environment
-    from ..pipeline import prepare, resolve, resolve_resume
+    from ..pipeline import prepare, resolve_start
     from ..driver import execute
 
     reg = load_registry(ctx)
     env = environment.detect()
-    if resume:
-        resolved = resolve_resume(reg, resume, model, dataset, options=options, sets=sets, config_file=config_file,
-                                  lock=env is None)
-    else:
-        resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
+    resolved = resolve_start(reg, model, dataset, resume, options=options, sets=sets, config_file=config_file,
+                             lock=env is None)
     for note in resolved.notes:
         click.echo(f"cnnpipe: {note}", err=True)
     if env is not None:

@@ -36,15 +36,12 @@ def resources(params: dict, cluster: bool = True):
 
 def run_on_slurm(ctx, model, dataset, options, sets, config_file, resume, params) -> None:
     """``cnnpipe run --runner slurm``: the run folder made here, then a job that trains in it."""
-    from ..pipeline import resolve, resolve_resume
+    from ..pipeline import resolve_start
     from ..slurm import submit
 
     asked = resources(params)
     reg = load_registry(ctx)
-    if resume:
-        resolved = resolve_resume(reg, resume, model, dataset, options=options, sets=sets, config_file=config_file)
-    else:
-        resolved = resolve(reg, model, dataset, options=options, sets=sets, config_file=config_file)
+    resolved = resolve_start(reg, model, dataset, resume, options=options, sets=sets, config_file=config_file)
     for note in resolved.notes:
         click.echo(f"cnnpipe: {note}", err=True)
     folder = submit.ready_folder(reg, resolved)
