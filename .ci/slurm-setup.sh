@@ -71,6 +71,10 @@ running() {  # a daemon is running when the process its pid file names lives
     pid=$(cat "$1" 2>/dev/null || true)
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
+# The GPUs are declared on /dev/tty0-1, which Slurm only stats; a container has neither (its /dev is its own).
+for i in 0 1; do
+    [ -e "/dev/tty$i" ] || mknod -m 0600 "/dev/tty$i" c 4 "$i"
+done
 running /run/slurmctld.pid || /usr/sbin/slurmctld
 running /run/slurmd.pid || /usr/sbin/slurmd -N "$NODE"
 
