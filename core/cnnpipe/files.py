@@ -128,3 +128,41 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def read_arrays(folder, stamp: dict, keys, mmap: bool = False):
+    """The arrays ``KEY.npy`` of ``folder`` that :func:`write_arrays` saved for ``stamp``, each still matching its
+    fingerprint in ``manifest.json``; ``None`` when the manifest, the stamp or any array does not match."""
+    import numpy as np
+
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("stamp") != stamp:
+            return None
+        arrays = []
+        for key in keys:
+            path = folder / f"{key}.npy"
+            if fingerprint(path) != manifest["arrays"][key]:
+                return None  # overwritten or cut short since it was written
+            arrays.append(np.load(path, mmap_mode="r" if mmap else None))
+        return tuple(arrays)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_arrays(folder, stamp: dict, keys, arrays) -> None:
+    """Save ``arrays`` as ``KEY.npy`` in ``folder`` with their fingerprints and ``stamp`` in ``manifest.json``,
+    which goes last, so that a half-written set is never read back.  The caller holds the folder's lock."""
+    import numpy as np
+
+    folder = Path(folder)
+    (folder / "manifest.json").unlink(missing_ok=True)
+    recorded = {}
+    for key, array in zip(keys, arrays):
+        with atomic_path(folder / f"{key}.npy") as tmp:
+            with tmp.open("wb") as f:
+                np.save(f, array)
+            recorded[key] = fingerprint(tmp)
+    with atomic_path(folder / "manifest.json") as tmp:
+        tmp.write_text(json.dumps({"stamp": stamp, "arrays": recorded}, sort_keys=True))

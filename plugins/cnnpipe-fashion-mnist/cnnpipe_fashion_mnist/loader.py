@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from cnnpipe import files
 from cnnpipe.errors import CnnpipeError, UsageError
@@ -133,19 +132,7 @@ def decoded_dir(cache: Path, stamp: dict) -> Path:
 
 def read_decoded(folder: Path, stamp: dict):
     """The cached arrays when the cache was made from the same source files and is unchanged since, else ``None``."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("stamp") != stamp:
-            return None
-        arrays = []
-        for key in _array_keys():
-            path = folder / f"{key}.npy"
-            if files.fingerprint(path) != manifest["arrays"][key]:
-                return None  # overwritten or cut short since it was written
-            arrays.append(np.load(path, mmap_mode="r"))
-        return tuple(arrays)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return files.read_arrays(folder, stamp, _array_keys(), mmap=True)
 
 
 def _array_keys():
@@ -188,15 +175,7 @@ def write_decoded(cache: Path, folder: Path, stamp: dict, arrays) -> None:
         with cache_lock(cache, wait=False) as held:
             if not held:
                 return  # another process is writing it, or the cache is read-only
-            (folder / "manifest.json").unlink(missing_ok=True)
-            recorded = {}
-            for key, array in zip(_array_keys(), arrays):
-                with atomic_path(folder / f"{key}.npy") as tmp:
-                    with tmp.open("wb") as f:
-                        np.save(f, array)
-                    recorded[key] = files.fingerprint(tmp)
-            with atomic_path(folder / "manifest.json") as tmp:
-                tmp.write_text(json.dumps({"stamp": stamp, "arrays": recorded}, sort_keys=True))
+            files.write_arrays(folder, stamp, _array_keys(), arrays)
     except (OSError, CnnpipeError):
         pass  # a read-only or full cache only costs speed
 

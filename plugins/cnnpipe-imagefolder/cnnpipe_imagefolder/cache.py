@@ -16,7 +16,6 @@ import numpy as np
 
 from cnnpipe import files
 from cnnpipe.errors import CnnpipeError, UsageError
-from cnnpipe.files import atomic_path
 from cnnpipe.specs import Data
 
 from . import decode, layout
@@ -26,11 +25,8 @@ ARRAYS = ("train_X", "train_y", "test_X", "test_y")
 
 
 def cache_root() -> Path:
-    """``CNNPIPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnnpipe``, else ``~/.cache/cnnpipe``; then ``imagefolder``."""
-    root = os.environ.get("CNNPIPE_CACHE_DIR")
-    if not root:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnpipe"
-    return Path(root) / "imagefolder"
+    """The ``imagefolder`` folder of cnnpipe's cache (:func:`cnnpipe.files.cache_root`)."""
+    return files.cache_root() / "imagefolder"
 
 
 def stamp(folder: Path, listing: layout.Listing, options: dict) -> dict:
@@ -49,19 +45,8 @@ def cache_folder(folder: Path, options: dict) -> Path:
 
 def read(where: Path, expected: dict):
     """The cached arrays when the manifest matches ``expected`` and every array is intact, else ``None``."""
-    try:
-        manifest = json.loads((where / "manifest.json").read_text())
-        if manifest.get("stamp") != expected:
-            return None
-        arrays = []
-        for key in ARRAYS:
-            path = where / f"{key}.npy"
-            if files.fingerprint(path) != manifest["arrays"][key]:
-                return None
-            arrays.append(np.load(path))
-        return arrays
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    arrays = files.read_arrays(where, expected, ARRAYS)
+    return None if arrays is None else list(arrays)
 
 
 def write(where: Path, expected: dict, arrays) -> None:
@@ -73,15 +58,7 @@ def write(where: Path, expected: dict, arrays) -> None:
             return  # another process is writing it
         try:
             files.remove_leftovers(where)
-            (where / "manifest.json").unlink(missing_ok=True)
-            recorded = {}
-            for key, array in zip(ARRAYS, arrays):
-                with atomic_path(where / f"{key}.npy") as tmp:
-                    with tmp.open("wb") as f:
-                        np.save(f, array)
-                    recorded[key] = files.fingerprint(tmp)
-            with atomic_path(where / "manifest.json") as tmp:
-                tmp.write_text(json.dumps({"stamp": expected, "arrays": recorded}))
+            files.write_arrays(where, expected, ARRAYS, arrays)
         finally:
             os.close(fd)
     except (OSError, CnnpipeError):
