@@ -175,6 +175,7 @@ def folder_checks(out: Path) -> list[Check]:
 
 def docker_checks(gpus: int | None = None) -> list[Check]:
     """The Docker engine, and the base images cnnpipe image build starts from."""
+    from .docker.engine import DEFAULT_HOST
     from .docker.image import BASES, MAKE_BASE
 
     try:
@@ -183,7 +184,7 @@ def docker_checks(gpus: int | None = None) -> list[Check]:
         client = docker.from_env(timeout=10)
         version = client.version().get("Version", "?")
     except Exception as exc:  # no SDK, no socket, no permission: all say the same to the user
-        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        where = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         return [Check("docker engine", False, f"none reachable at {where} ({one_line(exc)})", ENGINE_FIX)]
     checks = [Check("docker engine", True, f"Docker {version}")]
     gpus = nvidia_gpus() if gpus is None else gpus
